@@ -1,0 +1,60 @@
+"""Suite-wide settings and leak checks.
+
+* Qt runs offscreen (without a platform plugin Qt aborts the process on a machine with no display).
+* Every test must leave /dev/shm as it found it: a test that leaves a ``msa-`` segment behind fails.
+* Daemon runtime/state folders go to a per-test temporary folder (never the user's home).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHM_DIR = Path("/dev/shm")
+_instance_counter = itertools.count()
+
+
+def _our_segments() -> set[str]:
+    if not SHM_DIR.is_dir():
+        return set()
+    return {p.name for p in SHM_DIR.iterdir() if p.name.startswith("msa-")}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_shared_memory():
+    """Fail the test if it leaves a shared-memory segment of this project behind."""
+    before = _our_segments()
+    yield
+    leaked = _our_segments() - before
+    for name in leaked:  # clean up so one leak does not cascade into other tests
+        (SHM_DIR / name).unlink(missing_ok=True)
+    assert not leaked, f"test leaked shared-memory segments: {sorted(leaked)}"
+
+
+@pytest.fixture
+def instance_name() -> str:
+    """A daemon instance name unique to this test run (shared memory is machine-global)."""
+    return f"t{os.getpid()}x{next(_instance_counter)}"
+
+
+@pytest.fixture
+def daemon_dirs(tmp_path, monkeypatch) -> dict[str, Path]:
+    """Point the daemon's runtime and state folders at short per-test folders.
+
+    Unix socket paths are limited to ~107 bytes, so the runtime folder is kept short.
+    """
+    import tempfile
+
+    runtime = Path(tempfile.mkdtemp(prefix="msa-rt-", dir="/tmp"))
+    state = tmp_path / "state"
+    monkeypatch.setenv("MAGSCOPE_APP_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("MAGSCOPE_APP_STATE_DIR", str(state))
+    yield {"runtime": runtime, "state": state}
+    import shutil
+
+    shutil.rmtree(runtime, ignore_errors=True)
