@@ -1,1 +1,6 @@
-"""(filled in by its issue)"""
+"""The public remote API: a JSON-lines control server in the daemon and a synchronous client."""
+
+from .client import Client, DaemonNotRunning, connect
+from .protocol import CommandError
+
+__all__ = ["Client", "CommandError", "DaemonNotRunning", "connect"]

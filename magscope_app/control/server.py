@@ -1,0 +1,115 @@
+"""The daemon's control server: JSON lines on a local Unix socket (mode 0600), token required.
+
+Every request is authenticated and validated before its handler runs; a bad request gets an error
+reply and changes nothing. Handlers run on the manager's event loop one request at a time per
+connection; the server never blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from .commands import CommandTable
+from .protocol import MAX_LINE_BYTES, CommandError, encode, error_reply, ok_reply
+
+log = logging.getLogger(__name__)
+
+
+class ControlServer:
+    """Serves ``commands`` on ``socket_path`` (and on 127.0.0.1:``tcp_port`` when given)."""
+
+    def __init__(
+        self,
+        commands: CommandTable,
+        token: str,
+        socket_path: Path,
+        tcp_port: int | None = None,
+    ) -> None:
+        self._commands = commands
+        self._token = token
+        self._socket_path = socket_path
+        self._tcp_port = tcp_port
+        self._servers: list[asyncio.AbstractServer] = []
+        self._connections: set[asyncio.Task] = set()
+
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        """(host, port) of the TCP listener, if one was asked for."""
+        for server in self._servers:
+            for sock in server.sockets:
+                if sock.family.name in ("AF_INET", "AF_INET6"):
+                    return sock.getsockname()[:2]
+        return None
+
+    async def start(self) -> None:
+        self._socket_path.unlink(missing_ok=True)
+        unix = await asyncio.start_unix_server(
+            self._serve, path=str(self._socket_path), limit=MAX_LINE_BYTES
+        )
+        os.chmod(self._socket_path, 0o600)
+        self._servers.append(unix)
+        if self._tcp_port is not None:
+            tcp = await asyncio.start_server(
+                self._serve, host="127.0.0.1", port=self._tcp_port, limit=MAX_LINE_BYTES
+            )
+            self._servers.append(tcp)
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        self._socket_path.unlink(missing_ok=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # line longer than the limit
+                    writer.write(encode(error_reply(None, "bad_request", "request line too long")))
+                    break
+                if not line:
+                    break
+                writer.write(encode(await self.handle_line(line)))
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def handle_line(self, line: bytes) -> dict[str, Any]:
+        """Authenticate, validate and run one request line; always returns a reply."""
+        try:
+            request = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return error_reply(None, "bad_request", f"request is not valid JSON: {exc}")
+        if not isinstance(request, dict):
+            return error_reply(None, "bad_request", "request must be a JSON object")
+        request_id = request.get("id")
+        token = request.get("token")
+        if not isinstance(token, str) or not hmac.compare_digest(token, self._token):
+            log.warning("refused a request with a missing or wrong token")
+            return error_reply(request_id, "unauthorized", "missing or wrong token")
+        try:
+            command, args = self._commands.validate(request.get("command"), request.get("args"))
+            log.info("command %s %s", command.name, args or "")
+            return ok_reply(request_id, await command.handler(**args))
+        except CommandError as exc:
+            return error_reply(request_id, exc.code, exc.message)
+        except Exception as exc:  # a handler bug must not take the daemon down
+            log.exception("command %r failed", request.get("command"))
+            return error_reply(request_id, "failed", f"{type(exc).__name__}: {exc}")
