@@ -1,0 +1,584 @@
+"""The recording writer: one HDF5 file per recording, written in SWMR mode.
+
+Guarantees:
+
+* Every dataset and attribute exists before SWMR starts; a second process can open the file with
+  ``h5py.File(path, "r", swmr=True)`` (or ``open_recording``) at any time and see it grow.
+* Track rows are reordered by frame (rule in ``_stash.py``) and written in frame order.
+* The file is flushed when an append finds more than ``flush_interval`` (1 s) since the last flush,
+  and on ``flush()`` / ``flush_if_due()``. A crash (even SIGKILL) leaves a file that opens and
+  holds everything up to the last flush; rows still waiting in the reorder window are lost with it.
+* Nothing is dropped silently: a failed write or a full disk raises ``RecordingError`` naming the
+  file and the problem (and how many rows could not be written); the file is closed with stop
+  reason "error" and stays readable with everything up to the last flush.
+* ``close()`` writes everything left, in order, then the stop time and reason and the checksum.
+
+The writer is not thread-safe; the recorder process owns one and calls it from one thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import resource
+import shutil
+import socket
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import h5py
+import numpy as np
+
+import magscope_app
+from magscope_app.recording import schema
+from magscope_app.recording._stash import TrackStash
+from magscope_app.recording._table import Table
+from magscope_app.recording.checksum import ALGORITHM, DatasetHasher, combine
+from magscope_app.recording.errors import RecordingError
+from magscope_app.recording.schema import StopReason
+
+_TRACK_CHUNK_ROWS = 8192
+_TABLE_CHUNK_ROWS = 1024
+_MiB = 2**20
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """Optional video stream of a recording.
+
+    mode: "full" (whole camera frames, ``shape`` = (H, W)) or "roi" (crops around ``slots`` beads
+    per frame, ``shape`` = (h, w) of one crop). One HDF5 chunk per video frame.
+    compression: None (raw), "gzip" (``gzip_level`` 0-9) or "lzf".
+    """
+
+    mode: Literal["full", "roi"]
+    shape: tuple[int, int]
+    dtype: str = "uint16"
+    slots: int = 0
+    compression: Literal["gzip", "lzf"] | None = None
+    gzip_level: int = 4
+
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one video frame in the file: (H, W) or (slots, h, w)."""
+        if self.mode == "full":
+            return tuple(self.shape)
+        if self.mode == "roi":
+            if self.slots < 1:
+                raise ValueError("roi video needs slots >= 1 (the bead capacity)")
+            return (self.slots, *self.shape)
+        raise ValueError(f"video mode must be 'full' or 'roi', got {self.mode!r}")
+
+    def h5_kwargs(self) -> dict[str, Any]:
+        if self.compression is None:
+            return {}
+        if self.compression == "gzip":
+            return {"compression": "gzip", "compression_opts": int(self.gzip_level)}
+        if self.compression == "lzf":
+            return {"compression": "lzf"}
+        raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {self.compression!r}")
+
+
+@dataclass(frozen=True)
+class ZLut:
+    """One Z look-up table: bead id, z (m,) in nm, profiles (m, n_bins), settings, time taken up."""
+
+    bead: int
+    z: np.ndarray
+    profiles: np.ndarray
+    settings: dict[str, Any]
+    time: float
+
+
+class _SpaceError(Exception):
+    pass
+
+
+def _json(value: Mapping[str, Any] | str | None) -> str:
+    if value is None:
+        return "{}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _as_rows(rows: np.ndarray | Sequence[float], ncol: int, what: str) -> np.ndarray:
+    arr = np.asarray(rows, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] == ncol:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != ncol:
+        raise ValueError(f"{what} rows must have shape (n, {ncol}), got {arr.shape}")
+    return arr
+
+
+class RecordingWriter:
+    """Writes one recording file. Use as a context manager or call ``close()``.
+
+    Parameters (all but ``path`` and ``instance`` optional):
+
+    path: the new file (must not exist; missing parent folders are created).
+    instance: daemon instance name. motors: motor names, or {name: unit}.
+    settings, hardware: JSON-able mappings (or JSON text) stored under /config.
+    rois: {bead: (x0, x1, y0, y1)} at start (pixels). zluts: LUTs in use at start.
+    video: a VideoSpec, or None for no video.
+    beads_per_frame, reorder_window: reordering rule, see ``_stash.py``.
+    flush_interval: s between flushes (at most; checked on every append).
+    min_free_bytes: stop with RecordingError when less than this would be left on the disk (or
+      under RLIMIT_FSIZE) after a write; None disables the check (a real write error is still
+      caught and reported).
+    block_bytes: buffered bytes per table that trigger a write before the next flush.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        instance: str,
+        motors: Sequence[str] | Mapping[str, str] = (),
+        settings: Mapping[str, Any] | str | None = None,
+        hardware: Mapping[str, Any] | str | None = None,
+        rois: Mapping[int, Sequence[float]] | None = None,
+        zluts: Iterable[ZLut] = (),
+        video: VideoSpec | None = None,
+        beads_per_frame: int | None = None,
+        reorder_window: int = 100,
+        flush_interval: float = 1.0,
+        start_time: float | None = None,
+        min_free_bytes: int | None = 64 * _MiB,
+        block_bytes: int = 4 * _MiB,
+    ) -> None:
+        self.path = Path(path).absolute()
+        self.instance = instance
+        self.video = video
+        self.flush_interval = float(flush_interval)
+        self.min_free_bytes = min_free_bytes
+        self.block_bytes = int(block_bytes)
+        self.start_time = time.time() if start_time is None else float(start_time)
+        self._stash = TrackStash(reorder_window, beads_per_frame)
+        self._closed = False
+        self._failed: RecordingError | None = None
+        self._checksum_valid = True
+        self._static_digests: list[tuple[str, np.dtype, tuple[int, ...], str]] = []
+        units = dict(motors) if isinstance(motors, Mapping) else dict.fromkeys(motors, "")
+        for name in units:
+            if not name or "/" in name or name.startswith("."):
+                raise ValueError(f"invalid motor name {name!r}")
+        video_shape = video.frame_shape() if video is not None else None
+        self._last_flush = time.monotonic()
+        self._f = self._create(units, settings, hardware, video_shape)
+        try:
+            for bead, roi in (rois or {}).items():
+                self.set_roi(bead, *roi, time=self.start_time)
+            for lut in zluts:
+                self.add_zlut(lut.bead, lut.z, lut.profiles, lut.settings, time=lut.time)
+            self._write_all()
+            self._f.swmr_mode = True  # after every dataset exists: no object is added later
+            self._f.flush()
+        except Exception as e:
+            self._abort_create()
+            raise RecordingError(self.path, f"cannot start the recording: {e}") from e
+        for t in self._tables.values():
+            t.mark_flushed()
+        self._last_flush = time.monotonic()
+
+    # ------------------------------------------------------------------ creation
+    def _create(
+        self,
+        units: dict[str, str],
+        settings: Mapping[str, Any] | str | None,
+        hardware: Mapping[str, Any] | str | None,
+        video_shape: tuple[int, ...] | None,
+    ) -> h5py.File:
+        folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
+            raise RecordingError(
+                self.path, f"cannot create the recording: {folder} is not a folder"
+            )
+        if self.path.exists():
+            raise RecordingError(self.path, "cannot create the recording: the file already exists")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            f = h5py.File(self.path, "w-", libver="latest")
+        except (OSError, ValueError) as e:
+            raise RecordingError(self.path, f"cannot create the recording: {e}") from e
+        try:
+            self._tables: dict[str, Table] = {}
+            self._layout(f, units, settings, hardware, video_shape)
+        except Exception as e:
+            f.close()
+            self.path.unlink(missing_ok=True)
+            raise RecordingError(self.path, f"cannot create the recording: {e}") from e
+        return f
+
+    def _table(self, f: h5py.File, name: str, columns: tuple[str, ...], chunk: int) -> Table:
+        ds = f.create_dataset(
+            name, shape=(0, len(columns)), maxshape=(None, len(columns)), dtype="f8",
+            chunks=(chunk, len(columns)),
+        )  # fmt: skip
+        ds.attrs["columns"] = list(columns)
+        t = Table(ds)
+        self._tables[name] = t
+        return t
+
+    def _layout(
+        self,
+        f: h5py.File,
+        units: dict[str, str],
+        settings: Mapping[str, Any] | str | None,
+        hardware: Mapping[str, Any] | str | None,
+        video_shape: tuple[int, ...] | None,
+    ) -> None:
+        a = f.attrs
+        a[schema.A_FORMAT] = schema.FORMAT_NAME
+        a[schema.A_FORMAT_VERSION] = schema.FORMAT_VERSION
+        a[schema.A_SOFTWARE_VERSION] = magscope_app.__version__
+        a[schema.A_INSTANCE] = self.instance
+        a[schema.A_HOST] = socket.gethostname()
+        a[schema.A_START_TIME] = self.start_time
+        a[schema.A_STOP_TIME] = math.nan
+        a.create(schema.A_STOP_REASON, b"", dtype=schema.STOP_REASON_DTYPE)
+        a[schema.A_RECOVERED_TIME] = math.nan
+        a.create(schema.A_CHECKSUM, b"", dtype=schema.CHECKSUM_DTYPE)
+        a[schema.A_CHECKSUM_ALGORITHM] = ALGORITHM
+        a[schema.A_LATE_ROWS] = np.int64(0)
+        a[schema.A_VIDEO] = "none" if self.video is None else self.video.mode
+
+        tr = self._table(f, schema.TRACKS, schema.TRACK_COLUMNS, _TRACK_CHUNK_ROWS)
+        tr.ds.attrs["units"] = "time s since epoch; x_nm, y_nm, z_nm nm; x_px, y_px pixels"
+        tr.ds.attrs["order"] = "frame, then bead"
+        self._table(f, schema.FRAMES, schema.FRAME_COLUMNS, _TABLE_CHUNK_ROWS)
+        f.create_group(schema.MOTORS)
+        self._motors: dict[str, Table] = {}
+        for name, unit in units.items():
+            t = self._table(f, f"{schema.MOTORS}/{name}", schema.MOTOR_COLUMNS, _TABLE_CHUNK_ROWS)
+            t.ds.attrs["unit"] = unit
+            self._motors[name] = t
+        self._table(f, schema.ZLUT_INDEX, schema.ZLUT_INDEX_COLUMNS, 64)
+        for name in (schema.ZLUT_Z, schema.ZLUT_PROFILES):
+            ds = f.create_dataset(name, shape=(0,), maxshape=(None,), dtype="f8", chunks=(4096,))
+            self._tables[name] = Table(ds)
+        ds = f.create_dataset(
+            schema.ZLUT_SETTINGS, shape=(0,), maxshape=(None,), dtype=h5py.string_dtype(),
+            chunks=(64,),
+        )  # fmt: skip
+        self._tables[schema.ZLUT_SETTINGS] = Table(ds)
+        self._table(f, schema.ROIS, schema.ROI_COLUMNS, 256)
+        for name, value in ((schema.CONFIG_SETTINGS, settings), (schema.CONFIG_HARDWARE, hardware)):
+            text = _json(value)
+            ds = f.create_dataset(name, data=text, dtype=h5py.string_dtype())
+            h = DatasetHasher(ds.dtype)
+            h.update(text)
+            self._static_digests.append((name, ds.dtype, ds.shape, h.hexdigest()))
+        ds = f.create_dataset(
+            schema.LOG, shape=(0,), maxshape=(None,), dtype=schema.LOG_DTYPE, chunks=(256,)
+        )
+        self._tables[schema.LOG] = Table(ds)
+        self._video: Table | None = None
+        if self.video is not None and video_shape is not None:
+            ds = f.create_dataset(
+                schema.VIDEO_FRAMES, shape=(0, *video_shape), maxshape=(None, *video_shape),
+                dtype=self.video.dtype, chunks=(1, *video_shape), **self.video.h5_kwargs(),
+            )  # fmt: skip
+            ds.attrs["mode"] = self.video.mode
+            ds.attrs["compression"] = str(self.video.compression)
+            self._video = Table(ds)
+            self._tables[schema.VIDEO_FRAMES] = self._video
+            self._table(f, schema.VIDEO_INDEX, schema.VIDEO_INDEX_COLUMNS, 1024)
+            if self.video.mode == "roi":
+                self._table(f, schema.VIDEO_BEADS, tuple(map(str, range(self.video.slots))), 1024)
+
+    def _abort_create(self) -> None:
+        try:
+            self._f.close()
+        finally:
+            self.path.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ appends
+    def append_tracks(self, rows: np.ndarray) -> None:
+        """Add track rows (n, 9) in TRACK_COLUMNS order, of any frames, in any order."""
+        self._check_open()
+        self._stash.add(_as_rows(rows, len(schema.TRACK_COLUMNS), "track"))
+        ready = self._stash.pop_ready()
+        if len(ready):
+            self._tables[schema.TRACKS].add(ready)
+        self._after_append()
+
+    def set_beads_per_frame(self, n: int | None) -> None:
+        """Tell the reorderer how many rows make a frame complete (None: rely on the window)."""
+        self._stash.beads_per_frame = n
+
+    def append_frames(self, rows: np.ndarray | Sequence[float]) -> None:
+        """Add camera frames: rows (n, 3) = time (s since epoch), frame counter, lost (camera's
+        cumulative lost-frame count)."""
+        self._check_open()
+        self._tables[schema.FRAMES].add(_as_rows(rows, len(schema.FRAME_COLUMNS), "frame"))
+        self._after_append()
+
+    def append_motor(self, name: str, rows: np.ndarray) -> None:
+        """Add telemetry rows (n, 4) = time, position, target, moving of motor ``name``."""
+        self._check_open()
+        table = self._motors.get(name)
+        if table is None:
+            raise KeyError(f"unknown motor {name!r}; this recording has {sorted(self._motors)}")
+        table.add(_as_rows(rows, len(schema.MOTOR_COLUMNS), "motor"))
+        self._after_append()
+
+    def add_zlut(
+        self,
+        bead: int,
+        z: np.ndarray,
+        profiles: np.ndarray,
+        settings: Mapping[str, Any] | str | None = None,
+        *,
+        time: float | None = None,
+    ) -> None:
+        """Record that bead ``bead`` uses a new Z-LUT from ``time`` on: z (m,) nm, profiles
+        (m, n_bins), settings (JSON-able)."""
+        self._check_open()
+        z = np.asarray(z, dtype=np.float64).reshape(-1)
+        profiles = np.asarray(profiles, dtype=np.float64)
+        if profiles.ndim != 2 or profiles.shape[0] != len(z):
+            raise ValueError(f"profiles must have shape ({len(z)}, n_bins), got {profiles.shape}")
+        zt, pt = self._tables[schema.ZLUT_Z], self._tables[schema.ZLUT_PROFILES]
+        t = self._now(time)
+        row = [t, bead, len(z), profiles.shape[1], zt.length + zt.pending_rows,
+               pt.length + pt.pending_rows]  # fmt: skip
+        zt.add(z)
+        pt.add(profiles.reshape(-1))
+        self._tables[schema.ZLUT_INDEX].add(np.array([row], dtype=np.float64))
+        self._tables[schema.ZLUT_SETTINGS].add(np.array([_json(settings)], dtype=object))
+        self._after_append()
+
+    def set_roi(
+        self, bead: int, x0: float, x1: float, y0: float, y1: float, *, time: float | None = None
+    ) -> None:
+        """Record that bead ``bead`` has ROI columns x0..x1, rows y0..y1 (pixels) from ``time``."""
+        self._check_open()
+        row = [self._now(time), bead, x0, x1, y0, y1, 1.0]
+        self._tables[schema.ROIS].add(np.array([row], dtype=np.float64))
+        self._after_append()
+
+    def remove_roi(self, bead: int, *, time: float | None = None) -> None:
+        """Record that bead ``bead`` is no longer tracked from ``time`` on."""
+        self._check_open()
+        row = [self._now(time), bead, math.nan, math.nan, math.nan, math.nan, 0.0]
+        self._tables[schema.ROIS].add(np.array([row], dtype=np.float64))
+        self._after_append()
+
+    def log(
+        self, text: str, level: str = "info", source: str = "recorder", *, time: float | None = None
+    ) -> None:
+        """Add an event to /log."""
+        self._check_open()
+        entry = np.array([(self._now(time), level, source, text)], dtype=schema.LOG_DTYPE)
+        self._tables[schema.LOG].add(entry)
+        self._after_append()
+
+    def append_video(
+        self,
+        frames: np.ndarray,
+        times: Sequence[float] | np.ndarray,
+        frame_numbers: Sequence[float] | np.ndarray,
+        beads: np.ndarray | None = None,
+    ) -> None:
+        """Write video frames now (not buffered): frames (k, *frame_shape) or one frame,
+        times and frame counters (k,), and in roi mode bead ids (k, slots) (NaN = empty slot)."""
+        self._check_open()
+        if self._video is None or self.video is None:
+            raise RecordingError(self.path, "this recording was started without video")
+        shape = self.video.frame_shape()
+        frames = np.asarray(frames)
+        if frames.shape == shape:
+            frames = frames[None]
+        if frames.shape[1:] != shape:
+            raise ValueError(f"video frames must have shape (k, {shape}), got {frames.shape}")
+        index = np.column_stack(
+            [np.asarray(times, dtype=np.float64).reshape(-1),
+             np.asarray(frame_numbers, dtype=np.float64).reshape(-1)]
+        )  # fmt: skip
+        if len(index) != len(frames):
+            raise ValueError(f"{len(frames)} video frames but {len(index)} times/frame numbers")
+        if self.video.mode == "roi":
+            if beads is None:
+                raise ValueError("roi video needs the bead id of every slot (k, slots)")
+            beads = _as_rows(beads, self.video.slots, "video bead")
+            self._tables[schema.VIDEO_BEADS].add(beads)
+        self._video.add(frames)
+        self._tables[schema.VIDEO_INDEX].add(index)
+        self._guarded("write video", self._write_video)
+        self._after_append()
+
+    def _write_video(self) -> None:
+        assert self._video is not None
+        names = [schema.VIDEO_FRAMES, schema.VIDEO_INDEX]
+        if self.video is not None and self.video.mode == "roi":
+            names.append(schema.VIDEO_BEADS)
+        self._check_space(sum(self._tables[n].pending_bytes for n in names))
+        for n in names:
+            self._tables[n].write()
+
+    # ------------------------------------------------------------------ flushing
+    def flush(self) -> None:
+        """Write every buffered row (tracks: those released by the reorderer) and flush the file,
+        so a reader or a crash sees them."""
+        self._check_open()
+        self._guarded("flush", self._flush)
+
+    def flush_if_due(self) -> bool:
+        """Flush if more than ``flush_interval`` s passed since the last flush; True if flushed.
+        Call it periodically when appends may pause."""
+        self._check_open()
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+            return True
+        return False
+
+    def _flush(self) -> None:
+        self._write_all()
+        self._f.flush()
+        for t in self._tables.values():
+            t.mark_flushed()
+        self._last_flush = time.monotonic()
+
+    def _write_all(self) -> None:
+        self._check_space(sum(t.pending_bytes for t in self._tables.values()))
+        for t in self._tables.values():
+            t.write()
+
+    def _after_append(self) -> None:
+        for t in self._tables.values():
+            if t.pending_bytes >= self.block_bytes:
+                self._guarded("write", lambda t=t: (self._check_space(t.pending_bytes), t.write()))
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self._guarded("flush", self._flush)
+
+    # ------------------------------------------------------------------ errors and space
+    def _check_space(self, nbytes: int) -> None:
+        if self.min_free_bytes is None or nbytes == 0:
+            return
+        free = shutil.disk_usage(self.path.parent).free
+        where = f"disk of {self.path.parent}"
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            room = limit - os.stat(self.path).st_size
+            if room < free:
+                free, where = room, "file size limit (RLIMIT_FSIZE)"
+        if free - nbytes < self.min_free_bytes:
+            raise _SpaceError(
+                f"disk full: {free / _MiB:.1f} MiB left on the {where}, "
+                f"{nbytes / _MiB:.1f} MiB to write and {self.min_free_bytes / _MiB:.1f} MiB reserve"
+            )
+
+    def _guarded(self, what: str, op: Any) -> None:
+        try:
+            op()
+        except _SpaceError as e:
+            self._fail(str(e), None, roll_back=False)
+        except Exception as e:
+            self._fail(f"{what} failed: {e}", e, roll_back=True)
+
+    def _fail(self, problem: str, exc: BaseException | None, *, roll_back: bool) -> None:
+        """Stop the recording after an error: keep what was flushed, close, raise RecordingError."""
+        unflushed = {n: (t.length - t.flushed if roll_back else 0) for n, t in self._tables.items()}
+        tracks = self._tables[schema.TRACKS]
+        lost = self._stash.pending_rows + tracks.pending_rows + unflushed[schema.TRACKS]
+        other = sum(
+            t.pending_rows + unflushed[n] for n, t in self._tables.items() if n != schema.TRACKS
+        )
+        self._stash = TrackStash(self._stash.window, self._stash.beads_per_frame)
+        if roll_back:
+            self._checksum_valid = False
+            for t in self._tables.values():
+                try:
+                    t.roll_back()
+                except Exception:  # best effort: the file still opens with swmr=True
+                    continue
+        else:
+            for t in self._tables.values():
+                t.take_pending()
+        err = RecordingError(
+            self.path,
+            f"recording stopped: {problem}; {lost} track rows and {other} other rows not written; "
+            "the file holds everything written before",
+        )
+        self._failed = err
+        # Best effort: if this fails too, the file opens with swmr=True and recover() fixes it.
+        with contextlib.suppress(Exception):
+            self._finish(StopReason.ERROR, None, write_pending=False)
+        raise err from exc
+
+    def _check_open(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+        if self._closed:
+            raise RecordingError(self.path, "the recording is closed")
+
+    @staticmethod
+    def _now(t: float | None) -> float:
+        return time.time() if t is None else float(t)
+
+    # ------------------------------------------------------------------ closing
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def late_rows(self) -> int:
+        """Track rows that arrived after their frame was written (written anyway)."""
+        return self._stash.late_rows
+
+    def stats(self) -> dict[str, int | float]:
+        """Counts for status displays: rows written per dataset, rows waiting, late rows."""
+        out: dict[str, int | float] = {n.lstrip("/"): t.length for n, t in self._tables.items()}
+        out["tracks_reorder_pending"] = self._stash.pending_rows
+        out["tracks_late_rows"] = self._stash.late_rows
+        out["seconds_since_flush"] = time.monotonic() - self._last_flush
+        return out
+
+    def close(
+        self, stop_reason: StopReason | str = StopReason.USER, stop_time: float | None = None
+    ) -> Path:
+        """Write everything left (tracks in frame order), the stop time (s since epoch, default
+        now) and reason, and the checksum; close the file. Idempotent. Returns the path."""
+        if self._closed:
+            return self.path
+        if self._failed is not None:
+            raise self._failed
+        reason = StopReason(stop_reason)
+        try:
+            self._finish(reason, stop_time, write_pending=True)
+        except _SpaceError as e:
+            self._fail(str(e), None, roll_back=False)
+        except Exception as e:
+            self._fail(f"close failed: {e}", e, roll_back=True)
+        return self.path
+
+    def _finish(self, reason: StopReason, stop_time: float | None, *, write_pending: bool) -> None:
+        if write_pending:
+            rest = self._stash.pop_all()
+            if len(rest):
+                self._tables[schema.TRACKS].add(rest)
+            self._flush()
+        a = self._f.attrs
+        a.modify(schema.A_LATE_ROWS, np.int64(self._stash.late_rows))
+        a.modify(schema.A_STOP_TIME, self._now(stop_time))
+        a.modify(schema.A_STOP_REASON, reason.value.encode())
+        if self._checksum_valid:
+            entries = list(self._static_digests)
+            for name, t in self._tables.items():
+                entries.append((name, t.ds.dtype, t.ds.shape, t.hasher.hexdigest()))
+            a.modify(schema.A_CHECKSUM, combine(entries).encode())
+        self._closed = True
+        self._f.close()
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._closed or self._failed is not None:
+            return
+        self.close(StopReason.ERROR if exc_type is not None else StopReason.USER)
