@@ -6,11 +6,13 @@ Understands: the empty command (status), ``move abs|rel|min|max``, ``stop``, ``h
 and a checksum when ``checksums`` is on), rejects what it cannot do with ``RJ`` and a reason.
 
 Faults (see :meth:`PtyEmulator.inject`): "silence", "garble", "reject" (value: the reason),
-"wrong_id", "bad_checksum", "alert_first" (an alert line before the reply).
+"wrong_id", "bad_checksum", "alert_first" (an alert line before the reply), "delay" (value:
+seconds to wait before replying; later commands queue up meanwhile).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from .motion import Axis
@@ -92,6 +94,8 @@ class ZaberEmulator(PtyEmulator):
             f"{self.address:02d} {axis}{id_part} {flag} {status} {warning} {data}",
             corrupt_checksum=kind == "bad_checksum",
         )
+        if kind == "delay":
+            time.sleep(float(fault.value))  # type: ignore[arg-type]
         if kind == "alert_first":
             reply = self._frame("!", f"{self.address:02d} {axis} {status} {warning}") + reply
         return reply
