@@ -136,11 +136,13 @@ class SerialConnection:
             self._close_port()
 
     def _open_port(self) -> None:
+        extra = {} if "://" in self.port else {"exclusive": True}  # one owner per device node
         self._serial = serial.serial_for_url(
             self.port,
             baudrate=self.baudrate,
             timeout=self.timeout,
             write_timeout=self.timeout,
+            **extra,
         )
 
     def _close_port(self) -> None:

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import serial
 from magscope_app.hardware.errors import DeviceNotConnected, DeviceTimeout, ProtocolError
 from magscope_app.hardware.serial import Link, connect, open_ports, release
 
@@ -126,6 +127,16 @@ def test_missing_port_is_not_connected_and_names_the_port(tmp_path):
     missing = str(tmp_path / "no-such-port")
     with pytest.raises(DeviceNotConnected, match="no-such-port"):
         connect(missing, baudrate=115200, timeout=0.5)
+    assert open_ports() == []
+
+
+def test_port_held_by_another_program_is_not_connected(echo):
+    other = serial.Serial(echo.path, exclusive=True)
+    try:
+        with pytest.raises(DeviceNotConnected, match=echo.path):
+            connect(echo.path, baudrate=115200, timeout=0.5)
+    finally:
+        other.close()
     assert open_ports() == []
 
 
