@@ -56,10 +56,10 @@ def first_guess(roi, half, window):
     cy = float(bi)
     r2max = window * window
     for _ in range(3):
-        i0 = max(int(math.floor(cy - window)), 0)
-        i1 = min(int(math.ceil(cy + window)) + 1, h)
-        j0 = max(int(math.floor(cx - window)), 0)
-        j1 = min(int(math.ceil(cx + window)) + 1, w)
+        i0 = max(math.floor(cy - window), 0)
+        i1 = min(math.ceil(cy + window) + 1, h)
+        j0 = max(math.floor(cx - window), 0)
+        j1 = min(math.ceil(cx + window) + 1, w)
         sw = 0.0
         sx = 0.0
         sy = 0.0
@@ -98,16 +98,16 @@ def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs):
     rmax = (n - 1) * dr
     rmax2 = rmax * rmax
     inv_dr = 1.0 / dr
-    i0 = max(int(math.ceil(cy - rmax)), 0)
-    i1 = min(int(math.floor(cy + rmax)) + 1, h)
+    i0 = max(math.ceil(cy - rmax), 0)
+    i1 = min(math.floor(cy + rmax) + 1, h)
     for i in range(i0, i1):
         dy = i - cy
         rem = rmax2 - dy * dy
         if rem < 0.0:
             continue
         half = math.sqrt(rem)
-        j0 = max(int(math.ceil(cx - half)), 0)
-        j1 = min(int(math.floor(cx + half)) + 1, w)
+        j0 = max(math.ceil(cx - half), 0)
+        j1 = min(math.floor(cx + half) + 1, w)
         for j in range(j0, j1):
             dx = j - cx
             u = math.sqrt(dx * dx + dy * dy) * inv_dr
@@ -161,9 +161,11 @@ def _solve_tridiagonal(n, diag, off, rhs, ncols, cp, dp):
 def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys):
     """One joint Gauss–Newton step of the centre and the profile spline ``coef`` (in place).
 
-    Model ``I(p) = S(|p - c|)`` with S the linear spline ``coef``; weights 1 / S (Poisson). ``bxs``, ``bys`` are work arrays (n,). The profile block (tridiagonal) is eliminated, so the centre step uses the
-    reduced Hessian and the iteration converges quadratically. Returns (dx, dy, ok); ``coef``
-    becomes the profile about the new centre (to second order in the step). ``rhs`` is (n, 3).
+    Model ``I(p) = S(|p - c|)`` with S the linear spline ``coef``; weights 1 / S (Poisson).
+    The profile block (tridiagonal) is eliminated, so the centre step uses the reduced Hessian
+    (it accounts for the profile following the centre, e.g. over partly covered outer annuli).
+    Returns (dx, dy, ok); ``coef`` becomes the profile about the new centre (to first order in
+    the step). ``rhs`` is (n, 3); ``cp``, ``dp``, ``bxs``, ``bys`` are work arrays (n,).
     """
     h, w = roi.shape
     for k in range(n):
@@ -181,16 +183,16 @@ def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys):
     hyy = 0.0
     bx = 0.0
     by = 0.0
-    i0 = max(int(math.ceil(cy - rmax)), 0)
-    i1 = min(int(math.floor(cy + rmax)) + 1, h)
+    i0 = max(math.ceil(cy - rmax), 0)
+    i1 = min(math.floor(cy + rmax) + 1, h)
     for i in range(i0, i1):
         dy = i - cy
         rem = rmax2 - dy * dy
         if rem < 0.0:
             continue
         half = math.sqrt(rem)
-        j0 = max(int(math.ceil(cx - half)), 0)
-        j1 = min(int(math.floor(cx + half)) + 1, w)
+        j0 = max(math.ceil(cx - half), 0)
+        j1 = min(math.floor(cx + half) + 1, w)
         for j in range(j0, j1):
             dx = j - cx
             rho = math.sqrt(dx * dx + dy * dy)

@@ -68,12 +68,12 @@ class TrackingSettings:
     @property
     def n_bins(self) -> int:
         """Number of profile nodes (bins)."""
-        return int(round(self.radial_max_px / self.radial_step_px)) + 1
+        return round(self.radial_max_px / self.radial_step_px) + 1
 
     @property
     def n_xy_nodes(self) -> int:
         """Number of nodes of the profile spline of the xy fit."""
-        return int(round(self.xy_radius_px / self.xy_step_px)) + 1
+        return round(self.xy_radius_px / self.xy_step_px) + 1
 
     @property
     def radii_px(self):
