@@ -40,6 +40,13 @@ class RecordingReader:
             raise RecordingError(self.path, f"not a {schema.FORMAT_NAME} file (format {fmt!r})")
 
     # ------------------------------------------------------------------ plumbing
+    def _reopen(self) -> None:
+        self._f.close()
+        try:
+            self._f = h5py.File(self.path, "r", swmr=True)
+        except (OSError, ValueError) as e:
+            raise RecordingError(self.path, f"cannot reopen the recording: {e}") from e
+
     def close(self) -> None:
         self._f.close()
 
@@ -77,7 +84,8 @@ class RecordingReader:
     def metadata(self) -> dict[str, Any]:
         """Root attributes as plain Python (recovery sidecar applied). stop_time NaN and
         stop_reason "" mean: still being written, or crashed and not recovered."""
-        self._f.id.refresh() if hasattr(self._f.id, "refresh") else None
+        if math.isnan(float(self._f.attrs.get(schema.A_STOP_TIME, 0.0))):
+            self._reopen()  # HDF5 cannot refresh attributes: the writer may have closed since
         meta = {k: schema.decode(v) for k, v in self._f.attrs.items()}
         side = read_sidecar(self.path)
         if side:

@@ -19,9 +19,11 @@ The writer is not thread-safe; the recorder process owns one and calls it from o
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
+import re
 import resource
 import shutil
 import socket
@@ -98,6 +100,24 @@ class _SpaceError(Exception):
     pass
 
 
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _describe(exc: BaseException) -> str:
+    """One-line text of an exception; HDF5's multi-line messages reduced to the errno text."""
+    text = " ".join(str(exc).split())
+    m = re.search(r"error message = '([^']*)'", text)
+    if m:
+        head = text.split("(", 1)[0].strip()
+        return f"{m.group(1)} ({head})"
+    return text
+
+
 def _json(value: Mapping[str, Any] | str | None) -> str:
     if value is None:
         return "{}"
@@ -169,6 +189,7 @@ class RecordingWriter:
                 raise ValueError(f"invalid motor name {name!r}")
         video_shape = video.frame_shape() if video is not None else None
         self._last_flush = time.monotonic()
+        self._lock_fd = -1
         self._f = self._create(units, settings, hardware, video_shape)
         try:
             for bead, roi in (rois or {}).items():
@@ -178,6 +199,7 @@ class RecordingWriter:
             self._write_all()
             self._f.swmr_mode = True  # after every dataset exists: no object is added later
             self._f.flush()
+            self._lock_fd = self._take_lock()
         except Exception as e:
             self._abort_create()
             raise RecordingError(self.path, f"cannot start the recording: {e}") from e
@@ -291,10 +313,27 @@ class RecordingWriter:
             if self.video.mode == "roi":
                 self._table(f, schema.VIDEO_BEADS, tuple(map(str, range(self.video.slots))), 1024)
 
+    def _take_lock(self) -> int:
+        """Hold a shared flock while writing: HDF5 drops its own lock in SWMR mode, and recover()
+        must see that the file is in use. Shared, so SWMR readers (which flock too) still open."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, -1
+        if fd >= 0:
+            os.close(fd)  # releases the flock
+
     def _abort_create(self) -> None:
         try:
             self._f.close()
         finally:
+            self._release_lock()
             self.path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ appends
@@ -469,8 +508,8 @@ class RecordingWriter:
                 free, where = room, "file size limit (RLIMIT_FSIZE)"
         if free - nbytes < self.min_free_bytes:
             raise _SpaceError(
-                f"disk full: {free / _MiB:.1f} MiB left on the {where}, "
-                f"{nbytes / _MiB:.1f} MiB to write and {self.min_free_bytes / _MiB:.1f} MiB reserve"
+                f"disk full: {_size(free)} left on the {where}, {_size(nbytes)} to write and "
+                f"{_size(self.min_free_bytes)} kept in reserve"
             )
 
     def _guarded(self, what: str, op: Any) -> None:
@@ -479,7 +518,7 @@ class RecordingWriter:
         except _SpaceError as e:
             self._fail(str(e), None, roll_back=False)
         except Exception as e:
-            self._fail(f"{what} failed: {e}", e, roll_back=True)
+            self._fail(f"{what} failed: {_describe(e)}", e, roll_back=True)
 
     def _fail(self, problem: str, exc: BaseException | None, *, roll_back: bool) -> None:
         """Stop the recording after an error: keep what was flushed, close, raise RecordingError."""
@@ -509,6 +548,11 @@ class RecordingWriter:
         # Best effort: if this fails too, the file opens with swmr=True and recover() fixes it.
         with contextlib.suppress(Exception):
             self._finish(StopReason.ERROR, None, write_pending=False)
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):
+                self._f.close()
+            self._release_lock()
         raise err from exc
 
     def _check_open(self) -> None:
@@ -548,13 +592,17 @@ class RecordingWriter:
             return self.path
         if self._failed is not None:
             raise self._failed
-        reason = StopReason(stop_reason)
+        try:
+            reason = StopReason(stop_reason)
+        except ValueError:
+            valid = ", ".join(r.value for r in StopReason)
+            raise ValueError(f"stop reason must be one of {valid}; got {stop_reason!r}") from None
         try:
             self._finish(reason, stop_time, write_pending=True)
         except _SpaceError as e:
             self._fail(str(e), None, roll_back=False)
         except Exception as e:
-            self._fail(f"close failed: {e}", e, roll_back=True)
+            self._fail(f"close failed: {_describe(e)}", e, roll_back=True)
         return self.path
 
     def _finish(self, reason: StopReason, stop_time: float | None, *, write_pending: bool) -> None:
@@ -573,7 +621,10 @@ class RecordingWriter:
                 entries.append((name, t.ds.dtype, t.ds.shape, t.hasher.hexdigest()))
             a.modify(schema.A_CHECKSUM, combine(entries).encode())
         self._closed = True
-        self._f.close()
+        try:
+            self._f.close()
+        finally:
+            self._release_lock()
 
     def __enter__(self) -> RecordingWriter:
         return self
