@@ -9,6 +9,7 @@
 """
 
 from .camera import FrameTruth, SimulatedCamera
+from .motors import SimulatedFocus, SimulatedMagnetHeight, SimulatedMagnetRotation
 from .optics import OpticsParams, expected_roi, relative_intensity
 from .world import World, WorldParams, WorldSample, simulation_params
 from .world_control import AXES, AxisMotion, LocalWorldControl, WorldControl, segment_name
@@ -20,6 +21,9 @@ __all__ = [
     "LocalWorldControl",
     "OpticsParams",
     "SimulatedCamera",
+    "SimulatedFocus",
+    "SimulatedMagnetHeight",
+    "SimulatedMagnetRotation",
     "World",
     "WorldControl",
     "WorldParams",
