@@ -96,7 +96,8 @@ def needs_recovery(path: str | Path) -> bool:
 
 def recover(path: str | Path, *, now: float | None = None) -> bool:
     """Mark a recording that was left open as stopped; True if something was repaired or marked,
-    False if the file was closed cleanly (nothing to do).
+    False if there was nothing (new) to do: closed cleanly, or already marked by a sidecar that
+    still cannot be moved into the file. A sidecar is moved into the file once it is writable.
 
     Refuses (RecordingError) a file that another process still has open for writing, and a file
     that is not a recording this library can read.
@@ -112,7 +113,12 @@ def recover(path: str | Path, *, now: float | None = None) -> bool:
         raise RecordingError(path, f"cannot recover: {e}") from e
     if not state.needs_repair and not math.isnan(stop):
         return False
-    if not math.isnan(stop) and reason:
+    side = read_sidecar(path)
+    if side is not None:  # recovered before into a sidecar: move it into the file if possible
+        new_stop = float(side[schema.A_STOP_TIME])
+        new_reason = str(side[schema.A_STOP_REASON])
+        now = float(side[schema.A_RECOVERED_TIME])
+    elif not math.isnan(stop) and reason:
         new_stop, new_reason = stop, reason
     else:
         new_stop, new_reason = newest, StopReason.RECOVERED_AFTER_CRASH.value
@@ -122,7 +128,11 @@ def recover(path: str | Path, *, now: float | None = None) -> bool:
             f.attrs.modify(schema.A_STOP_TIME, new_stop)
             f.attrs.modify(schema.A_STOP_REASON, new_reason.encode())
             f.attrs.modify(schema.A_RECOVERED_TIME, now)
+        if side is not None:
+            sidecar_path(path).unlink(missing_ok=True)
     except (OSError, ValueError) as e:
+        if side is not None:
+            return False  # still not writable; the sidecar already says it all
         record = {
             schema.A_STOP_TIME: new_stop,
             schema.A_STOP_REASON: new_reason,

@@ -179,3 +179,42 @@ def test_write_failure_efbig_closes_with_clear_error_and_readable_file(tmp_path)
         assert f["tracks"].shape[0] == n_flushed * N_BEADS
     with open_recording(path) as r:
         assert r.stop_reason == "error"
+
+
+def crashed_file(path: Path) -> int:
+    """Make a recording whose writer was killed with SIGKILL; returns the frames flushed."""
+    with child("crash", str(path)) as proc:
+        assert proc.stdout is not None
+        n_flushed = int(proc.stdout.readline().split()[1])
+        assert proc.stdout.readline().strip() == "ready"
+        proc.kill()
+        proc.wait(timeout=30)
+    return n_flushed
+
+
+def test_recover_falls_back_to_a_sidecar_when_the_file_is_not_writable(tmp_path, monkeypatch):
+    path = tmp_path / "ro.h5"
+    n_flushed = crashed_file(path)
+    from magscope_app.recording import recovery
+
+    def refuse(_path):
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(recovery._superblock, "repair", refuse)
+    assert recover(path, now=777.0) is True
+    side = sidecar_path(path)
+    assert side.exists()
+    with open_recording(path) as r:
+        m = r.metadata
+        assert m["stop_reason"] == "recovered_after_crash" and m["recovered_time"] == 777.0
+        assert m["recovery_sidecar"] is True
+        assert len(r.track_rows()) >= n_flushed * N_BEADS
+    assert not needs_recovery(path)
+    assert "recovered" in inspect_summary(path)
+    assert recover(path) is False  # still not writable: nothing new
+    monkeypatch.undo()  # writable again: the sidecar moves into the file
+    assert recover(path) is True
+    assert not side.exists()
+    with h5py.File(path, "r") as f:
+        assert f.attrs["stop_reason"] == b"recovered_after_crash"
+        assert f.attrs["recovered_time"] == 777.0
