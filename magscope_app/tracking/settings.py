@@ -32,10 +32,10 @@ class TrackingSettings:
 
     radial_step_px: float = 0.25
     radial_max_px: float = 32.0
-    xy_step_px: float = 1.0
+    xy_step_px: float = 0.5
     xy_radius_px: float = 45.0
     xy_iterations: int = 4
-    xy_tolerance_px: float = 2e-3
+    xy_tolerance_px: float = 5e-4
     guess_smooth_px: int = 2
     guess_window_px: float = 6.0
     profile_regularization: float = 1e-3
