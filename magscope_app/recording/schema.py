@@ -21,7 +21,10 @@ numeric table is a 2-D float64 dataset with a ``columns`` attribute):
 ``/video/index``       (N, 2)  VIDEO_INDEX_COLUMNS: time, frame counter of each video frame
 ``/video/beads``       (N, C)  bead id in each crop slot (NaN = empty slot; ``roi`` mode only)
 
-Root attributes (ROOT_ATTRS): all are created when the file is created, before SWMR starts, and only
+Z-LUT settings are JSON text in ``/zlut/settings`` rather than attributes: LUTs can be taken into
+use while recording, and HDF5 does not support adding attributes (or datasets) under SWMR.
+
+Root attributes: all are created when the file is created, before SWMR starts, and only
 their values change later (SWMR forbids adding attributes). ``stop_time`` NaN and ``stop_reason``
 empty mean "still recording, or crashed".
 """
