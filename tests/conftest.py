@@ -1,7 +1,8 @@
 """Suite-wide settings and leak checks.
 
 * Qt runs offscreen (without a platform plugin Qt aborts the process on a machine with no display).
-* Every test must leave /dev/shm as it found it: a test that leaves a ``msa-`` segment behind fails.
+* Every test must leave /dev/shm as it found it: a test that leaves a segment of one of its
+  instances (``msa-<instance_name>-…``) behind fails.
 * Daemon runtime/state folders go to a per-test temporary folder (never the user's home).
 """
 
@@ -17,12 +18,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SHM_DIR = Path("/dev/shm")
 _instance_counter = itertools.count()
+_INSTANCE_PREFIX = f"t{os.getpid()}x"
 
 
 def _our_segments() -> set[str]:
+    """Segments of this test run (instance names from the ``instance_name`` fixture); segments of
+    other test runs on the same machine are not ours to judge."""
     if not SHM_DIR.is_dir():
         return set()
-    return {p.name for p in SHM_DIR.iterdir() if p.name.startswith("msa-")}
+    prefix = f"msa-{_INSTANCE_PREFIX}"
+    return {p.name for p in SHM_DIR.iterdir() if p.name.startswith(prefix)}
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +44,7 @@ def no_leaked_shared_memory():
 @pytest.fixture
 def instance_name() -> str:
     """A daemon instance name unique to this test run (shared memory is machine-global)."""
-    return f"t{os.getpid()}x{next(_instance_counter)}"
+    return f"{_INSTANCE_PREFIX}{next(_instance_counter)}"
 
 
 @pytest.fixture
