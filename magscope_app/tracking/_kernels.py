@@ -85,7 +85,7 @@ def first_guess(roi, half, window):
 def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs):
     """Least-squares linear-spline radial profile about (cx, cy); writes ``coef`` (n,).
 
-    ``data_diag`` receives the pixel part of the normal matrix diagonal (coverage of each node).
+    ``data_diag`` receives the pixel part of the normal matrix diagonal.
     ``diag``, ``off``, ``rhs`` are work arrays of length n, n - 1, n. A first-difference penalty of
     weight ``reg`` fixes nodes with no pixels.
     """
@@ -264,6 +264,28 @@ def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys):
 
 
 @njit(cache=True)
+def mark_uncovered(out, cx, cy, h, w, dr, n, min_coverage):
+    """Set ``out[k]`` to NaN where less than ``min_coverage`` of the circle of radius k * dr
+    about (cx, cy) lies inside the ROI (h, w). Arcs cut off by each edge are summed, so corner
+    overlaps count twice (conservative)."""
+    d0 = cx + 0.5
+    d1 = w - 0.5 - cx
+    d2 = cy + 0.5
+    d3 = h - 0.5 - cy
+    dmin = min(min(d0, d1), min(d2, d3))
+    for k in range(n):
+        r = k * dr
+        if r <= dmin:
+            continue
+        outside = 0.0
+        for d in (d0, d1, d2, d3):
+            if r > d:
+                outside += math.acos(max(d, 0.0) / r) / math.pi
+        if 1.0 - outside < min_coverage:
+            out[k] = np.nan
+
+
+@njit(cache=True)
 def track_xy_profiles(
     rois,
     dr_xy,
@@ -275,7 +297,6 @@ def track_xy_profiles(
     tolerance,
     guess_half,
     guess_window,
-    expected_diag,
     min_coverage,
     out_x,
     out_y,
@@ -287,7 +308,7 @@ def track_xy_profiles(
     The xy fit is a joint Gauss–Newton fit of the centre and a profile spline with ``n_xy``
     nodes ``dr_xy`` apart; the output profile (``n`` nodes ``dr`` apart) is then fitted about the
     final centre. Writes ``out_x``, ``out_y`` (px), ``out_profiles`` (n_roi, n; NaN for nodes
-    whose annulus is less than ``min_coverage`` inside the ROI) and ``out_status``.
+    whose circle is less than ``min_coverage`` inside the ROI) and ``out_status``.
     """
     n_roi, h, w = rois.shape
     nw = max(n, n_xy)
@@ -333,10 +354,8 @@ def track_xy_profiles(
         if ok:
             fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs)
             for k in range(n):
-                if expected_diag[k] > 0.0 and data_diag[k] < min_coverage * expected_diag[k]:
-                    out_profiles[r, k] = np.nan
-                else:
-                    out_profiles[r, k] = coef[k]
+                out_profiles[r, k] = coef[k]
+            mark_uncovered(out_profiles[r], cx, cy, h, w, dr, n, min_coverage)
             out_x[r] = cx
             out_y[r] = cy
             out_status[r] = OK
@@ -475,9 +494,9 @@ def lookup_z(profiles, zk, lut, m2, wd, wo, iterations, out_z):
 
 
 @njit(cache=True)
-def profiles_at(rois, xs, ys, dr, n, reg, expected_diag, min_coverage, out_profiles):
+def profiles_at(rois, xs, ys, dr, n, reg, min_coverage, out_profiles):
     """Radial profiles (n_roi, n) of each ROI about given centres (px); NaN where not covered."""
-    n_roi = rois.shape[0]
+    n_roi, h, w = rois.shape
     coef = np.empty(n)
     data_diag = np.empty(n)
     diag = np.empty(n)
@@ -490,7 +509,5 @@ def profiles_at(rois, xs, ys, dr, n, reg, expected_diag, min_coverage, out_profi
             continue
         fit_profile(rois[r], xs[r], ys[r], dr, n, reg, coef, data_diag, diag, off, rhs)
         for k in range(n):
-            if expected_diag[k] > 0.0 and data_diag[k] < min_coverage * expected_diag[k]:
-                out_profiles[r, k] = np.nan
-            else:
-                out_profiles[r, k] = coef[k]
+            out_profiles[r, k] = coef[k]
+        mark_uncovered(out_profiles[r], xs[r], ys[r], h, w, dr, n, min_coverage)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -129,6 +130,7 @@ def make_zlut(
         if good.shape[0] == 0:
             planes.append(np.full(settings.n_bins, np.nan))
             continue
-        with np.errstate(invalid="ignore"):
-            planes.append(np.nanmean(good, axis=0) if np.isnan(good).any() else good.mean(axis=0))
+        with warnings.catch_warnings():  # a bin no frame covers stays NaN; ZLUT reports it
+            warnings.simplefilter("ignore", RuntimeWarning)
+            planes.append(np.nanmean(good, axis=0))
     return ZLUT(np.asarray(z_nm, dtype=np.float64), np.vstack(planes), settings)

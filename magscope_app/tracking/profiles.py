@@ -7,10 +7,6 @@ import numpy as np
 from . import _kernels
 from .settings import TrackingSettings
 
-#: Nodes closer to the centre than this (px) are never marked uncovered: they hold few pixels
-#: whatever the centre, and the profile is flat there.
-_INNER_PX = 2.0
-
 
 def _as_stack(rois: np.ndarray) -> np.ndarray:
     """(n, h, w) float64 C-contiguous view or copy of ``rois``; validates the shape."""
@@ -43,13 +39,6 @@ def profile_gram(settings: TrackingSettings) -> tuple[np.ndarray, np.ndarray]:
     return diag, off
 
 
-def _expected_diag(settings: TrackingSettings) -> np.ndarray:
-    diag, _ = profile_gram(settings)
-    diag = diag.copy()
-    diag[settings.radii_px < _INNER_PX] = 0.0  # never flag the innermost nodes
-    return diag
-
-
 def radial_profiles(
     rois: np.ndarray, x: np.ndarray, y: np.ndarray, settings: TrackingSettings | None = None
 ) -> np.ndarray:
@@ -71,7 +60,6 @@ def radial_profiles(
         settings.radial_step_px,
         settings.n_bins,
         settings.profile_regularization,
-        _expected_diag(settings),
         settings.min_coverage,
         out,
     )

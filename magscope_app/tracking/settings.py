@@ -26,7 +26,7 @@ class TrackingSettings:
     ``guess_window_px``: radius of the dark-spot centroid window of the first guess (px).
     ``profile_regularization``: weight of the first-difference penalty that fixes spline nodes
         with (almost) no pixels, relative to one pixel of full weight.
-    ``min_coverage``: a profile node is NaN when less than this fraction of its annulus lies in
+    ``min_coverage``: a profile node is NaN when less than this fraction of its circle lies in
         the ROI (bead near the ROI edge).
     """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from .profiles import _as_stack, _expected_diag
+from .profiles import _as_stack
 from .settings import TrackingSettings
 
 
@@ -44,7 +44,6 @@ def track_xy(
         settings.xy_tolerance_px,
         settings.guess_smooth_px,
         float(settings.guess_window_px),
-        _expected_diag(settings),
         settings.min_coverage,
         x,
         y,

@@ -1,16 +1,16 @@
 """Precision of the tracker against the Cramér–Rao bound of the simulated microscope's images.
 
 Images: optics.expected_roi with Poisson noise, 64 x 64 ROIs, background 1,000 and 10,000 photons
-per pixel; fixed seeds. Bounds from the model's Fisher information (see _images.crlb_xyz).
+per pixel; fixed seeds. Bounds from the model's Fisher information (see _tracking_images.crlb_xyz).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from _images import CENTRE, SHAPE, crlb_xyz, noisy_rois, random_centres
-
+from _tracking_images import CENTRE, SHAPE, crlb_xyz, noisy_rois, random_centres
 from magscope_app.hardware.simulated.optics import expected_roi
+
 from magscope_app.tracking import make_zlut, track_xyz
 
 BACKGROUNDS = (1_000, 10_000)
@@ -40,7 +40,9 @@ def test_xy_unbiased_over_sub_pixel_offsets():
     xs = 31.0 + fx.ravel()
     ys = 31.0 + fy.ravel()
     for z_nm in (-900.0, 0.0, 900.0):
-        clean = np.stack([expected_roi(SHAPE, x, y, z_nm, 1000.0) for x, y in zip(xs, ys)])
+        clean = np.stack(
+            [expected_roi(SHAPE, x, y, z_nm, 1000.0) for x, y in zip(xs, ys, strict=True)]
+        )
         result = track_xyz(clean)
         assert np.max(np.abs(result.x - xs)) <= 0.01
         assert np.max(np.abs(result.y - ys)) <= 0.01

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from magscope_app.hardware.simulated.optics import expected_roi
 
 SHAPE = (64, 64)
