@@ -11,22 +11,29 @@ from ._dtypes import int_to_uint_dtype
 from ._shm import list_segments, remove_stale_segments, segment_name
 from .errors import BufferOverflow, BufferUnderflow, DatasetNotReadyError
 from .matrix import MatrixBuffer
+from .profiles import LiveProfileBuffer
+from .rois import BeadRoiBuffer
+from .sweep import SweepState, ZLUTSweepDataset
 from .video import StackClaim, VideoBuffer
 
 
-def attach_from_description(description, locks=None) -> SharedBuffer:
+def attach_from_description(description, locks=None):
     """Attach to the buffer described by a ``describe()`` dict (e.g. sent by the daemon)."""
     return SharedBuffer.from_description(description, locks)
 
 
 __all__ = [
+    "BeadRoiBuffer",
     "BufferOverflow",
     "BufferUnderflow",
     "DatasetNotReadyError",
+    "LiveProfileBuffer",
     "MatrixBuffer",
     "SharedBuffer",
     "StackClaim",
+    "SweepState",
     "VideoBuffer",
+    "ZLUTSweepDataset",
     "attach_from_description",
     "int_to_uint_dtype",
     "list_segments",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from magscope_app.buffers import SharedBuffer
+from magscope_app.buffers import ZLUTSweepDataset
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -35,10 +35,10 @@ def track():
     for buffer in sorted(buffers, key=lambda b: b.owner):  # attached handles first
         with contextlib.suppress(Exception):
             if buffer.owner:
-                if isinstance(buffer, SharedBuffer):
-                    buffer.unlink()
-                else:
+                if isinstance(buffer, ZLUTSweepDataset):
                     buffer.destroy()
+                else:
+                    buffer.unlink()
             else:
                 buffer.close()
 
