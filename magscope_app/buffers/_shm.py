@@ -139,7 +139,9 @@ def remove_stale_segments(instance: str) -> list[str]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(SHM_DIR / name)
             removed.append(name)
-        _created_here.discard(name)
+        if name in _created_here:  # created by this process: its tracker must forget it too
+            resource_tracker.unregister("/" + name, "shared_memory")
+            _created_here.discard(name)
     return removed
 
 
