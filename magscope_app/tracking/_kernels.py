@@ -399,12 +399,13 @@ def _spline_eval(z, zk, lut, m2, j, out, dout):
 
 
 @njit(cache=True)
-def lookup_z(profiles, zk, lut, m2, wd, wo, iterations, out_z):
+def lookup_z(profiles, zk, lut, m2, wd, wo, wlut, lnorm, iterations, out_z):
     """Z of each profile (n_p, n_bins) against a LUT (m, n_bins) at ascending ``zk`` (m,).
 
     Model: profile = a * L(z), with L the natural cubic spline of the LUT in z (second
     derivatives ``m2``) and a free scale ``a``; fitted by weighted least squares with the
-    tridiagonal precision (wd, wo) of the profile nodes. The best plane seeds a Gauss–Newton fit
+    tridiagonal precision (wd, wo) of the profile nodes (``wlut`` = W L_j and ``lnorm`` =
+    L_j' W L_j, precomputed for profiles without NaN). The best plane seeds a Gauss–Newton fit
     in (a, z). NaN bins are ignored; z is NaN when the fit ends outside [zk[0], zk[-1]].
     """
     n_p, nb = profiles.shape
@@ -425,16 +426,29 @@ def lookup_z(profiles, zk, lut, m2, wd, wo, iterations, out_z):
         pp = _wdot(p, p, valid, wd, wo)
         best = np.inf
         jbest = 0
-        for j in range(m):
-            lj = lut[j]
-            pl = _wdot(p, lj, valid, wd, wo)
-            ll = _wdot(lj, lj, valid, wd, wo)
-            if ll <= 0.0:
-                continue
-            chi2 = pp - pl * pl / ll
-            if chi2 < best:
-                best = chi2
-                jbest = j
+        if nvalid == nb:  # fast path: W L_j and L_j' W L_j precomputed
+            for j in range(m):
+                pl = 0.0
+                for k in range(nb):
+                    pl += p[k] * wlut[j, k]
+                ll = lnorm[j]
+                if ll <= 0.0:
+                    continue
+                chi2 = pp - pl * pl / ll
+                if chi2 < best:
+                    best = chi2
+                    jbest = j
+        else:
+            for j in range(m):
+                lj = lut[j]
+                pl = _wdot(p, lj, valid, wd, wo)
+                ll = _wdot(lj, lj, valid, wd, wo)
+                if ll <= 0.0:
+                    continue
+                chi2 = pp - pl * pl / ll
+                if chi2 < best:
+                    best = chi2
+                    jbest = j
         z = zk[jbest]
         zmin = zk[0]
         zmax = zk[m - 1]

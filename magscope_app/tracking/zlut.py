@@ -97,6 +97,11 @@ class ZLUT:
         mu = np.maximum(mu, 1e-6 * max(float(mu.max()), 1e-300))
         self._wd = np.ascontiguousarray(gd / mu)
         self._wo = np.ascontiguousarray(go / np.sqrt(mu[:-1] * mu[1:]))
+        wl = self._wd * p
+        wl[:, :-1] += self._wo * p[:, 1:]
+        wl[:, 1:] += self._wo * p[:, :-1]
+        self._wlut = np.ascontiguousarray(wl)
+        self._lnorm = np.ascontiguousarray(np.sum(wl * p, axis=1))
 
     @property
     def z_nm(self) -> np.ndarray:
@@ -133,7 +138,16 @@ class ZLUT:
             )
         out = np.empty(p.shape[0])
         _kernels.lookup_z(
-            p, self._z, self._profiles, self._m2, self._wd, self._wo, _Z_ITERATIONS, out
+            p,
+            self._z,
+            self._profiles,
+            self._m2,
+            self._wd,
+            self._wo,
+            self._wlut,
+            self._lnorm,
+            _Z_ITERATIONS,
+            out,
         )
         return out[0] if single else out
 

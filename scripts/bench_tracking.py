@@ -1,0 +1,123 @@
+"""Throughput of full XYZ tracking (magscope_app.tracking.track_xyz); prints one JSON line.
+
+Frames of 100 beads (64 x 64 ROIs, Poisson noise, 1,000 photons/px background) are tracked with
+a 41-plane Z-LUT, by one process and by N spawned processes together (each tracking its own share
+of frames); compile and warm-up time are excluded. Also one process on 128 x 128 ROIs (settings
+scaled to the ROI). Usage: python scripts/bench_tracking.py [--seconds S] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+from magscope_app.hardware.simulated.optics import expected_roi
+
+from magscope_app.tracking import TrackingSettings, make_zlut, track_xyz
+
+BEADS_PER_FRAME = 100
+BACKGROUND = 1000.0
+
+
+def _data(size: int, settings: TrackingSettings, seed: int = 0):
+    """(frame of noisy ROIs (100, size, size) uint16, Z-LUT)."""
+    rng = np.random.default_rng(seed)
+    c = (size - 1) / 2
+    planes = np.arange(41) * 50.0 - 1000.0
+    lut = make_zlut(planes, [expected_roi((size, size), c, c, z, BACKGROUND)[None] for z in planes],
+                    settings)  # fmt: skip
+    rois = np.stack(
+        [
+            rng.poisson(
+                expected_roi((size, size), c + rng.uniform(-2, 2), c + rng.uniform(-2, 2),
+                             rng.uniform(-900, 900), BACKGROUND)
+            )
+            for _ in range(BEADS_PER_FRAME)
+        ]
+    ).astype(np.uint16)  # fmt: skip
+    return rois, lut
+
+
+def _settings(size: int) -> TrackingSettings:
+    if size == 64:
+        return TrackingSettings()
+    return TrackingSettings(radial_max_px=size / 2, xy_radius_px=size / 2 * 1.41)
+
+
+def _rate(rois, lut, seconds: float) -> tuple[int, float, float]:
+    """Track frames for about ``seconds``: (ROIs tracked, start, end) on the monotonic clock."""
+    track_xyz(rois, lut)  # warm-up (numba compile or cache load)
+    n = 0
+    start = time.monotonic()
+    while True:
+        result = track_xyz(rois, lut)
+        n += rois.shape[0]
+        now = time.monotonic()
+        if now - start >= seconds:
+            break
+    assert result.ok.all()
+    return n, start, now
+
+
+_worker_data = None
+
+
+def _init_worker(size: int) -> None:
+    global _worker_data
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    _worker_data = _data(size, _settings(size), seed=os.getpid())
+    track_xyz(*_worker_data)  # compile / load the cache before the clock starts
+
+
+def _work(args) -> tuple[int, float, float]:
+    seconds, start_at = args
+    while time.monotonic() < start_at:  # start together
+        time.sleep(0.001)
+    return _rate(*_worker_data, seconds)
+
+
+def _parallel(size: int, workers: int, seconds: float) -> float:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(size,)) as pool:
+        pool.map(_work, [(0.2, 0.0)] * workers)  # every worker initialised and warm
+        start_at = time.monotonic() + 0.5
+        parts = pool.map(_work, [(seconds, start_at)] * workers)
+    total = sum(p[0] for p in parts)
+    span = max(p[2] for p in parts) - min(p[1] for p in parts)
+    return total / span
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    rois, lut = _data(64, _settings(64))
+    n, t0, t1 = _rate(rois, lut, args.seconds)
+    one = n / (t1 - t0)
+    many = _parallel(64, args.workers, args.seconds)
+    rois128, lut128 = _data(128, _settings(128))
+    n, t0, t1 = _rate(rois128, lut128, args.seconds)
+    print(
+        json.dumps(
+            {
+                "roi": 64,
+                "beads_per_frame": BEADS_PER_FRAME,
+                "rois_per_s_1proc": round(one),
+                "workers": args.workers,
+                "rois_per_s_all_workers": round(many),
+                "rois_per_s_1proc_128": round(n / (t1 - t0)),
+                "cpu_count": os.cpu_count(),
+                "load_avg_1min": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
