@@ -12,17 +12,18 @@ How it reaches ≥ 200 frames/s for 1024×1024 pixels and 100 beads (the approxi
   pixel two multiplications: the pattern is exact to float64 rounding, not interpolated.
 * **Bead patches.** A bead is drawn within ``render_radius`` px of its centre (and not beyond the
   radius where its ring envelope falls below a tenth of the background shot noise); over the last
-  ``taper`` px the pattern fades to the background with a cos² window. Pixels within
+  ``taper`` px the pattern fades to the background (smoothstep in r²). Pixels within
   ``render_radius − taper`` (40 px by default) of a bead are exact.
 * **Background from a bank.** Pixels outside every patch are copied from a pre-generated bank of
   background frames in ADU (exact Poisson photons + Gaussian read noise, digitised), read at a
   random offset each frame. Consecutive frames therefore reuse the same noise values at shifted
   positions: noise of a pixel is independent from frame to frame (offsets differ), but the bank
   is finite (4 M values by default).
-* **Noise in patches.** Exact Poisson (numba's generator, seeded from the camera's numpy
-  Generator each frame) below ``poisson_below`` photons; above, the Gaussian approximation
-  N(λ, λ) using a bank of standard normals at a random offset (skewness 1/√λ < 3 % is ignored).
-  Gaussian read noise is added to both.
+* **Noise in patches.** If the background is dim (background·(1 − contrast) below
+  ``poisson_below`` photons), exact Poisson (numba's generator, seeded from the camera's numpy
+  Generator each frame) wherever λ < ``poisson_below``; otherwise, and always for brighter pixels,
+  the Gaussian approximation N(λ, λ + read²) with standard normals from a bank read at a random
+  offset (skewness 1/√λ < 3 % ignored), computed in float32. Read noise is Gaussian.
 * Digitisation: ADU = round(offset + gain·(photons + read noise)), clipped to [0, 2^bits − 1].
 """
 
@@ -147,6 +148,8 @@ def _render_patches(
     exi = np.empty(size)
     eyr = np.empty(size)
     eyi = np.empty(size)
+    fxr = np.empty(size, dtype=np.float32)
+    fxi = np.empty(size, dtype=np.float32)
     for b in range(n):
         rout = radius_out[b]
         r_out = int(rout)
@@ -168,9 +171,13 @@ def _render_patches(
         k = math.pi * pixel_nm * pixel_nm / (wavelength_nm * d)
         _axis_factors(c0 - x, c1 - c0, a, k, exr, exi)
         _axis_factors(r0 - y, r1 - r0, a, k, eyr, eyi)
-        rin2 = radius_in[b] * radius_in[b]
+        rin = radius_in[b]
+        rin2 = rin * rin
         rout2 = rout * rout
-        inv_band = 1.0 / max(rout2 - rin2, 1e-9)
+        inv_band = np.float32(1.0 / max(rout2 - rin2, 1e-9))
+        for i in range(c1 - c0):
+            fxr[i] = exr[i]
+            fxi[i] = exi[i]
         for r in range(r0, r1):
             dy = r - y
             h2 = rout2 - dy * dy
@@ -179,14 +186,31 @@ def _render_patches(
             half = math.sqrt(h2)
             a0 = max(math.ceil(x - half), c0)
             a1 = min(math.floor(x + half) + 1, c1)
-            yr = -contrast * eyr[r - r0]
-            yi = -contrast * eyi[r - r0]
-            dy2 = dy * dy
+            i0 = a0
+            i1 = a0
+            h2_in = rin2 - dy * dy
+            if h2_in > 0.0:
+                half_in = math.sqrt(h2_in)
+                i0 = min(max(math.ceil(x - half_in), a0), a1)
+                i1 = min(max(math.floor(x + half_in) + 1, i0), a1)
+            yr = np.float32(-contrast * eyr[r - r0])
+            yi = np.float32(-contrast * eyi[r - r0])
             row = acc[r]
-            for c in range(a0, a1):
+            for c in range(i0, i1):  # inside the taper: the exact pattern
+                row[c] += fxr[c - c0] * yr - fxi[c - c0] * yi
+            dy2 = dy * dy
+            for c in range(a0, i0):
                 dx = c - x
                 u = min(max((rout2 - dx * dx - dy2) * inv_band, 0.0), 1.0)
-                row[c] += u * u * (3.0 - 2.0 * u) * (exr[c - c0] * yr - exi[c - c0] * yi)
+                row[c] += np.float32(u * u * (3.0 - 2.0 * u)) * (
+                    fxr[c - c0] * yr - fxi[c - c0] * yi
+                )
+            for c in range(i1, a1):
+                dx = c - x
+                u = min(max((rout2 - dx * dx - dy2) * inv_band, 0.0), 1.0)
+                row[c] += np.float32(u * u * (3.0 - 2.0 * u)) * (
+                    fxr[c - c0] * yr - fxi[c - c0] * yi
+                )
     total = 0
     for i in range(chords.shape[0]):
         total += chords[i, 2] - chords[i, 1]
@@ -195,6 +219,13 @@ def _render_patches(
     read2 = read_noise * read_noise
     if exact_poisson:
         np.random.seed(seed)
+    bg32 = np.float32(background)
+    one32 = np.float32(1.0)
+    zero32 = np.float32(0.0)
+    read32 = np.float32(read2)
+    off32 = np.float32(offset + 0.5)
+    gain32 = np.float32(gain)
+    max32 = np.float32(max_value)
     for i in range(chords.shape[0]):
         r = chords[i, 0]
         c_lo = chords[i, 1]
@@ -213,9 +244,9 @@ def _render_patches(
                 row_out[c] = adu
         else:
             for c in range(c_lo, c_hi):
-                lam = max(background * (1.0 + row_acc[c]), 0.0)
-                photons = lam + math.sqrt(lam + read2) * noise[j + c - c_lo]
-                row_out[c] = min(max(math.floor(offset + gain * photons + 0.5), 0.0), max_value)
+                lam = max(bg32 * (one32 + row_acc[c]), zero32)
+                photons = lam + math.sqrt(lam + read32) * noise[j + c - c_lo]
+                row_out[c] = min(max(math.floor(off32 + gain32 * photons), zero32), max32)
             j += c_hi - c_lo
 
 

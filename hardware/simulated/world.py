@@ -141,6 +141,8 @@ class World:
         self._walk = np.zeros(3)
         self._cache_key: tuple[float, float] | None = None
         self._cache: tuple[np.ndarray, ...] | None = None
+        self._ou_key: tuple[float, float] | None = None
+        self._ou_cache: tuple[np.ndarray, ...] | None = None
 
     @property
     def n_total(self) -> int:
@@ -199,6 +201,9 @@ class World:
         self, magnet_height_mm: float, rotation_turns: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, variance and time constant, each (3, n_tethered), plus force and extension."""
+        key = (float(magnet_height_mm), float(rotation_turns))
+        if key == self._ou_key and self._ou_cache is not None:
+            return self._ou_cache  # type: ignore[return-value]
         p = self.params
         force, extension, k_xy, k_z = self.tether_state(magnet_height_mm, rotation_turns)
         n_t = p.n_beads
@@ -211,6 +216,7 @@ class World:
         stiffness = np.stack([k_xy, k_xy, k_z])
         variance = self.kt / stiffness
         tau = np.maximum(self._gamma0 * np.stack([f_par, f_par, f_perp]) / stiffness, 1e-12)
+        self._ou_key, self._ou_cache = key, (mean, variance, tau, force, extension)
         return mean, variance, tau, force, extension
 
     def step(
