@@ -27,6 +27,7 @@ BUILTIN_DRIVERS: dict[str, str] = {
     "zaber.linear": "magscope_app.hardware.zaber:ZaberLinearStage",
     "zaber.rotary": "magscope_app.hardware.zaber:ZaberRotaryStage",
     "pi.focus": "magscope_app.hardware.pi:PIFocusStage",
+    "simulated.test_pattern": "magscope_app.hardware.simulated.test_pattern:TestPatternCamera",
 }
 
 

@@ -11,6 +11,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-from .control import Client, CommandError, DaemonNotRunning, connect  # noqa: E402
+from .control import Client, CommandError, DaemonNotRunning, connect
 
 __all__ = ["Client", "CommandError", "DaemonNotRunning", "__version__", "connect"]

@@ -77,13 +77,22 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _process_gone(pid: int) -> bool:
+    """True if ``pid`` has exited (a zombie waiting for its parent counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
 def _cmd_stop(args: argparse.Namespace) -> int:
     with connect(args.instance) as client:
         pid = client.status()["pid"]
         client.stop()
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:  # wait for the daemon process to exit
-        if not Path(f"/proc/{pid}").exists():
+        if _process_gone(pid):
             print(f"daemon {args.instance!r} stopped")
             return 0
         time.sleep(0.05)

@@ -25,6 +25,7 @@ from .buffers import VideoBuffer, remove_stale_segments
 from .config import DaemonConfig
 from .control.commands import CommandTable
 from .control.server import ControlServer
+from .hardware.simulated.world_control import WorldControl
 from .ipc import Fault, Pause, Resume, Stats, WorkerMessage
 from .paths import InstancePaths, instance_paths
 from .supervisor import SPAWN, Supervisor
@@ -85,6 +86,7 @@ class Daemon:
                 self._on_worker_message,
                 on_started=self._on_worker_started,
                 locks=list(self._locks.values()),
+                max_crashes=self.config.daemon.max_worker_crashes,
             )
             self._start_workers()
             token = secrets.token_hex(32)
@@ -115,7 +117,6 @@ class Daemon:
         if self._supervisor is not None:
             await self._supervisor.stop_all(timeout=1.0)
         for buffer in self._buffers.values():
-            buffer.close()
             buffer.unlink()
         self._buffers.clear()
         for path in (self.paths.token, self.paths.socket, self.paths.pid_file):
@@ -183,19 +184,21 @@ class Daemon:
 
     # -- buffers and workers --------------------------------------------------------------------
     def _create_buffers(self) -> None:
-        video = self.config.video
-        camera = self.config.camera_geometry
+        if self.config.uses_simulated_world:
+            self._buffers["simworld"] = WorldControl.create(self.instance)
+        settings = self.config.daemon
+        camera = self.config.camera_geometry()
         self._locks["VideoBuffer"] = SPAWN.Lock()
         self._stack_ready = SPAWN.Semaphore(0)
         self._buffers["VideoBuffer"] = VideoBuffer(
             create=True,
             locks=self._locks,
             instance=self.instance,
-            n_stacks=video.n_stacks,
-            n_images=video.images_per_stack,
+            n_stacks=settings.video_stacks,
+            n_images=settings.images_per_stack,
             width=camera["width"],
             height=camera["height"],
-            bits=camera["bits"],
+            bits=storage_bits(camera["bits"]),
         )
 
     def _start_workers(self) -> None:
@@ -262,7 +265,7 @@ class Daemon:
                 "latest_frame": stats.get("latest_frame", -1),
             },
             "workers": workers,
-            "buffers": [self._buffer_summary(b) for b in self._buffers.values()],
+            "buffers": [self._buffer_summary(b) for b in self._shared_buffers()],
             "faults": [
                 *self._faults,
                 *(
@@ -273,6 +276,10 @@ class Daemon:
             ],
         }
 
+    def _shared_buffers(self) -> list[Any]:
+        """The buffers clients may attach to (the simulator's world block is internal)."""
+        return [b for name, b in self._buffers.items() if name != "simworld"]
+
     @staticmethod
     def _buffer_summary(buffer: Any) -> dict[str, Any]:
         d = buffer.describe()
@@ -281,7 +288,7 @@ class Daemon:
     async def _cmd_describe(self) -> dict[str, Any]:
         return {
             "instance": self.instance,
-            "buffers": [b.describe() for b in self._buffers.values()],
+            "buffers": [b.describe() for b in self._shared_buffers()],
         }
 
     async def _cmd_pause(self) -> dict[str, Any]:
@@ -305,6 +312,14 @@ class Daemon:
 
     async def _cmd_help(self) -> list[dict[str, Any]]:
         return self._table.describe()
+
+
+def storage_bits(bits: int) -> int:
+    """Bits per pixel in memory for a camera of ``bits`` bits (8, 16, 32 or 64)."""
+    for width in (8, 16, 32, 64):
+        if bits <= width:
+            return width
+    raise ValueError(f"camera bit depth {bits} is above 64")
 
 
 def _read_pid(path) -> int | None:

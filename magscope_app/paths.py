@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+_INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,31}")
 
 
 def validate_instance(name: str) -> str:
-    """Return ``name`` if it is a valid instance name (1–32 of letters, digits, ``_``, ``-``)."""
+    """Return ``name`` if it is a valid instance name (1–32 letters, digits or ``_``)."""
     if not isinstance(name, str) or not _INSTANCE_NAME.fullmatch(name):
         raise ValueError(
             f"invalid instance name {name!r}: use 1-32 letters, digits, '_' or '-', "

@@ -1,0 +1,99 @@
+"""The daemon's configuration: the hardware part (validated by ``magscope_app.hardware.config``)
+plus the core's own ``[daemon]`` section.
+
+``[daemon]`` keys (all optional):
+
+* ``video_stacks`` (int ≥ 2): stacks in the VideoBuffer ring;
+* ``images_per_stack`` (int ≥ 1): frames per stack (1 gives the lowest tracking latency);
+* ``max_worker_crashes`` (int ≥ 1): crashes within a minute after which a worker is given up.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, fields
+from os import PathLike
+from typing import Any
+
+from .hardware.config import ConfigError, DeviceSpec, HardwareConfig, load_config
+from .hardware.registry import load_driver
+
+__all__ = ["ConfigError", "DaemonConfig", "DaemonSettings", "load_daemon_config"]
+
+
+_MINIMA = {"video_stacks": 2, "images_per_stack": 1, "max_worker_crashes": 1}
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """The ``[daemon]`` section."""
+
+    video_stacks: int = 32
+    images_per_stack: int = 4
+    max_worker_crashes: int = 5
+
+    @classmethod
+    def from_table(cls, table: Any, source: str) -> DaemonSettings:
+        if not isinstance(table, dict):
+            raise ConfigError(source, "daemon", f"must be a table, got {table!r}")
+        known = {f.name for f in fields(cls)}
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(
+                    source, f"daemon.{key}", f"unknown key (known: {', '.join(sorted(known))})"
+                )
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(source, f"daemon.{key}", f"must be an integer, got {value!r}")
+            if value < _MINIMA[key]:
+                raise ConfigError(
+                    source, f"daemon.{key}", f"must be at least {_MINIMA[key]}, got {value}"
+                )
+        return cls(**table)
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Everything the daemon is started with."""
+
+    hardware: HardwareConfig
+    daemon: DaemonSettings = DaemonSettings()
+    start_paused: bool = False
+
+    @property
+    def source(self) -> str:
+        return self.hardware.source
+
+    @property
+    def camera(self) -> DeviceSpec:
+        return self.hardware.camera
+
+    @property
+    def uses_simulated_world(self) -> bool:
+        """True if any device is a simulated one sharing the world control block."""
+        specs = [self.hardware.camera, *self.hardware.motors.values()]
+        return any(getattr(load_driver(s.driver), "simulated_world", False) for s in specs)
+
+    def camera_geometry(self) -> dict[str, int]:
+        """Frame ``width``, ``height`` (px) and ``bits`` from the camera section, falling back to
+        the driver's defaults. Raises ConfigError if neither gives them."""
+        spec = self.hardware.camera
+        try:
+            defaults = inspect.signature(load_driver(spec.driver)).parameters
+        except (LookupError, ImportError) as exc:
+            raise ConfigError(spec.source, "camera.driver", str(exc)) from exc
+        geometry = {}
+        for key in ("width", "height", "bits"):
+            value = spec.params.get(key, getattr(defaults.get(key), "default", None))
+            if not isinstance(value, int) or value is inspect.Parameter.empty:
+                raise ConfigError(spec.source, f"camera.{key}", "required by this camera driver")
+            geometry[key] = value
+        return geometry
+
+
+def load_daemon_config(
+    path: str | PathLike[str] | None = None, *, start_paused: bool = False
+) -> DaemonConfig:
+    """Load and validate a config file (None: the built-in simulated microscope)."""
+    hardware = load_config(path)
+    daemon = DaemonSettings.from_table(hardware.other.get("daemon", {}), hardware.source)
+    return DaemonConfig(hardware=hardware, daemon=daemon, start_paused=start_paused)

@@ -1,0 +1,89 @@
+"""Start and stop a real daemon process for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from magscope_app.control import DaemonNotRunning, connect
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class DaemonProcess:
+    """``python -m magscope_app daemon`` in a subprocess, with its stderr in a file."""
+
+    def __init__(self, instance: str, log_dir: Path, *extra_args: str) -> None:
+        self.instance = instance
+        self.stderr_path = log_dir / f"{instance}.stderr"
+        self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "magscope_app", "daemon", "--instance", instance, *extra_args],
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            env=os.environ.copy(),
+        )
+        self.worker_pids: set[int] = set()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60.0, *, camera_running: bool = True) -> dict:
+        """Block until the daemon answers status (and the camera worker runs); return status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.stderr()}")
+            try:
+                with connect(self.instance, timeout=5) as client:
+                    status = client.status()
+                if not camera_running or any(
+                    w["name"] == "camera" and w["state"] == "running" for w in status["workers"]
+                ):
+                    self.worker_pids |= {w["pid"] for w in status["workers"] if w["pid"]}
+                    return status
+            except (DaemonNotRunning, OSError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"daemon {self.instance} not ready in {timeout} s:\n{self.stderr()}")
+
+    def wait_exit(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        """Make sure the daemon and every worker it started are gone."""
+        if self.proc.poll() is None:
+            self.worker_pids |= set(_children(self.proc.pid))
+            self.proc.send_signal(signal.SIGTERM)
+            if self.wait_exit(10) is None:
+                self.proc.kill()
+                self.proc.wait(5)
+        for pid in self.worker_pids:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        self._stderr.close()
