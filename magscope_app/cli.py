@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -16,6 +17,9 @@ from typing import Any
 
 from .control import CommandError, DaemonNotRunning, connect
 from .paths import validate_instance
+
+#: Modules that add subcommands (``register(subparsers, common_parent_parser)``).
+_SUBCOMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _instance(value: str) -> str:
@@ -125,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stop", parents=[common], help="stop the daemon")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the exit")
     p.set_defaults(func=_cmd_stop)
+
+    # Subcommands of the daemon's parts, each in its own module: register(sub, common).
+    for module in _SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(sub, common)
     return parser
 
 

@@ -17,6 +17,10 @@ TRACK_COLUMNS: tuple[str, ...] = (
     "time", "frame", "bead", "x_nm", "y_nm", "z_nm", "x_px", "y_px", "flags",
 )  # fmt: skip
 
+#: One row per frame stored by the camera worker (time: frame timestamp, s since the epoch;
+#: frame: frame counter; lost: frames lost since the camera worker (re)started, cumulative).
+FRAME_COLUMNS: tuple[str, ...] = ("time", "frame", "lost")
+
 #: One row per telemetry sample of a motor (time in s since the epoch; position and target in
 #: the motor's unit; moving 0.0 or 1.0).
 MOTOR_COLUMNS: tuple[str, ...] = ("time", "position", "target", "moving")

@@ -15,7 +15,9 @@ import logging
 import time
 from typing import Any
 
-from ..buffers import BufferOverflow, VideoBuffer
+import numpy as np
+
+from ..buffers import BufferOverflow, MatrixBuffer, VideoBuffer
 from ..hardware.config import DeviceSpec, create_device
 from ..ipc import Pause, Request, Resume, Shutdown, Stats
 from ._runtime import WorkerContext
@@ -39,18 +41,21 @@ def run(
     camera = create_device(camera_spec, instance=instance)
     camera.open()
     video = VideoBuffer(create=False, locks=locks, instance=instance)
+    frames = MatrixBuffer(create=False, locks=locks, instance=instance, name="Frames")
     try:
-        _stream(ctx, camera, video, stack_ready, acquiring, has_consumers)
+        _stream(ctx, camera, video, frames, stack_ready, acquiring, has_consumers)
     finally:
         camera.stop()
         camera.close()
         video.close()
+        frames.close()
 
 
 def _stream(
     ctx: WorkerContext,
     camera: Any,
     video: VideoBuffer,
+    frames: MatrixBuffer,
     stack_ready: Any,
     acquiring: bool,
     has_consumers: bool,
@@ -125,6 +130,7 @@ def _stream(
             video.write_image_and_timestamp(frame.image, frame.timestamp, next_number)
             acquired += 1
             window_frames += 1
+            frames.write(np.array([frame.timestamp, next_number, lost], dtype=np.float64))
             if video.frames_written % video.n_images == 0:
                 stack_ready.release()
         except BufferOverflow:

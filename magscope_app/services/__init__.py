@@ -1,0 +1,1 @@
+"""Parts of the daemon plugged into the manager (see :mod:`.base`)."""
