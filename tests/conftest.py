@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from _daemon_process import DaemonProcess
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -53,13 +56,31 @@ def daemon_dirs(tmp_path, monkeypatch) -> dict[str, Path]:
 
     Unix socket paths are limited to ~107 bytes, so the runtime folder is kept short.
     """
-    import tempfile
-
     runtime = Path(tempfile.mkdtemp(prefix="msa-rt-", dir="/tmp"))
     state = tmp_path / "state"
     monkeypatch.setenv("MAGSCOPE_APP_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("MAGSCOPE_APP_STATE_DIR", str(state))
     yield {"runtime": runtime, "state": state}
-    import shutil
-
     shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.fixture
+def small_sim_config() -> Path:
+    """A small simulated microscope (256×256 px, 6 beads, 50 fps, a focus stage): light on CPU."""
+    return Path(__file__).with_name("small_sim.toml")
+
+
+@pytest.fixture
+def start_daemon(daemon_dirs, tmp_path):
+    """Factory: ``start_daemon(instance, *cli_args)`` runs a real daemon process (see
+    ``_daemon_process.DaemonProcess``); every daemon and worker it started is stopped at the end."""
+    started: list[DaemonProcess] = []
+
+    def start(instance: str, *args: str) -> DaemonProcess:
+        daemon = DaemonProcess(instance, tmp_path, *args)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()

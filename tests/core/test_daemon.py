@@ -13,16 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _daemon_process import pid_alive
 
 from magscope_app.buffers import VideoBuffer
 from magscope_app.control import CommandError, connect
 from magscope_app.paths import instance_paths
 
-from .daemon_process import pid_alive
-
 pytestmark = pytest.mark.timeout(120)
 
-SMALL = Path(__file__).with_name("small_sim.toml")
+SMALL = Path(__file__).parents[1] / "small_sim.toml"
 
 
 def _segments(instance: str) -> list[str]:
