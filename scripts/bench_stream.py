@@ -11,13 +11,17 @@ Target: stream rate (frames/s × frame bytes) ≥ 60 % of the memcpy rate, with 
 from __future__ import annotations
 
 import json
+import logging
+import logging.handlers
 import multiprocessing
 import os
 import time
 
 import numpy as np
+from magscope_app.hardware.config import DeviceSpec
 
-from magscope_app.buffers import VideoBuffer
+from magscope_app.buffers import MatrixBuffer, VideoBuffer
+from magscope_app.buffers.layouts import FRAME_COLUMNS
 from magscope_app.ipc import Shutdown, Stats
 from magscope_app.workers._runtime import WorkerSpec, worker_entry
 
@@ -58,12 +62,16 @@ def reader(instance: str, locks, stack_ready, stop, counts) -> None:
 
 def run_size(size: int) -> dict:
     instance = f"bench{os.getpid()}"
-    locks = {"VideoBuffer": SPAWN.Lock()}
+    locks = {"VideoBuffer": SPAWN.Lock(), "Frames": SPAWN.Lock()}
     stack_ready = SPAWN.Semaphore(0)
     n_images = 4
     video = VideoBuffer(
         create=True, locks=locks, instance=instance,
         n_stacks=64, n_images=n_images, width=size, height=size, bits=16,
+    )  # fmt: skip
+    frames_buffer = MatrixBuffer(
+        create=True, locks=locks, instance=instance, name="Frames",
+        shape=(1 << 16, len(FRAME_COLUMNS)),
     )  # fmt: skip
     stop, counts = SPAWN.Event(), SPAWN.Queue()
     consumer = SPAWN.Process(target=reader, args=(instance, locks, stack_ready, stop, counts))
@@ -74,17 +82,20 @@ def run_size(size: int) -> dict:
         "magscope_app.workers.camera:run",
         {
             "instance": instance,
-            "camera_spec": {
-                "driver": "simulated.test_pattern",
-                "width": size, "height": size, "bits": 16, "frame_rate": 0.0,
-            },
+            "camera_spec": DeviceSpec(
+                "camera", "simulated.test_pattern",
+                {"width": size, "height": size, "bits": 16, "frame_rate": 0.0},
+            ),
             "locks": locks,
             "stack_ready": stack_ready,
             "acquiring": True,
             "has_consumers": True,
         },
     )  # fmt: skip
-    camera = SPAWN.Process(target=worker_entry, args=(spec, child, SPAWN.Queue()))
+    log_queue = SPAWN.Queue()  # the worker's log records go to this process's stderr
+    listener = logging.handlers.QueueListener(log_queue, logging.StreamHandler())
+    listener.start()
+    camera = SPAWN.Process(target=worker_entry, args=(spec, child, log_queue))
     camera.start()
     child.close()
     stats: dict = {}
@@ -108,8 +119,9 @@ def run_size(size: int) -> dict:
         for proc in (camera, consumer):
             if proc.is_alive():
                 proc.kill()
-        video.close()
+        listener.stop()
         video.unlink()
+        frames_buffer.unlink()
     frames = stats["frames_acquired"] - start_stats["frames_acquired"]
     fps = frames / (t_end - t_start)
     frame_bytes = size * size * 2
