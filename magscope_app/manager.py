@@ -31,6 +31,7 @@ from .ipc import Fault, Reply, WorkerMessage
 from .paths import InstancePaths, instance_paths
 from .services.base import DaemonContext, Service
 from .services.camera import CameraService
+from .services.motors import MotorService
 from .supervisor import SPAWN, Supervisor
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ class InstanceBusy(RuntimeError):
 
 def build_services(ctx: DaemonContext) -> list[Service]:
     """The daemon's parts, in start order."""
-    return [CameraService(ctx)]
+    return [
+        CameraService(ctx),
+        MotorService(ctx),
+    ]
 
 
 class Daemon:

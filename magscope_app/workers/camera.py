@@ -20,11 +20,14 @@ import numpy as np
 from ..buffers import BufferOverflow, MatrixBuffer, VideoBuffer
 from ..hardware.config import DeviceSpec, create_device
 from ..ipc import Pause, Request, Resume, Shutdown, Stats
+from ._device_requests import answer, setting_handlers
 from ._runtime import WorkerContext
 
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL_S = 0.5
+#: Settings the video buffer is sized from: fixed while the daemon runs.
+FIXED_SETTINGS = ("width", "height", "bits")
 
 
 def run(
@@ -108,8 +111,9 @@ def _stream(
             acquiring = True
             window_start, window_frames = time.monotonic(), 0
             continue
-        if isinstance(message, Request):
-            continue  # no requests yet: device commands go to motor workers
+        if isinstance(message, Request):  # describe, get_setting, set_setting
+            ctx.send(answer(message, setting_handlers(camera, fixed=FIXED_SETTINGS), "camera"))
+            continue
         if not acquiring:
             continue
         frame = camera.read_frame(timeout=0.5)
