@@ -33,7 +33,6 @@ from .services.base import DaemonContext, Service
 from .services.camera import CameraService
 from .services.motors import MotorService
 from .services.recording import RecordingService
-from .services.tracking import TrackingService
 from .supervisor import SPAWN, Supervisor
 
 log = logging.getLogger(__name__)
@@ -47,11 +46,9 @@ class InstanceBusy(RuntimeError):
 
 def build_services(ctx: DaemonContext) -> list[Service]:
     """The daemon's parts, in start order."""
-    camera = CameraService(ctx, has_consumers=ctx.config.tracking.workers > 0)
     return [
-        camera,
+        CameraService(ctx),
         MotorService(ctx),
-        TrackingService(ctx, camera),
         RecordingService(ctx),
     ]
 
