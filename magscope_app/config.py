@@ -17,6 +17,7 @@ from typing import Any
 
 from .hardware.config import ConfigError, DeviceSpec, HardwareConfig, load_config
 from .hardware.registry import load_driver
+from .tracking_config import TrackingConfig
 
 __all__ = ["ConfigError", "DaemonConfig", "DaemonSettings", "load_daemon_config"]
 
@@ -58,6 +59,7 @@ class DaemonConfig:
     hardware: HardwareConfig
     daemon: DaemonSettings = DaemonSettings()
     start_paused: bool = False
+    tracking: TrackingConfig = TrackingConfig()  # noqa: RUF009 - frozen; the [tracking] section
 
     @property
     def source(self) -> str:
@@ -96,4 +98,9 @@ def load_daemon_config(
     """Load and validate a config file (None: the built-in simulated microscope)."""
     hardware = load_config(path)
     daemon = DaemonSettings.from_table(hardware.other.get("daemon", {}), hardware.source)
-    return DaemonConfig(hardware=hardware, daemon=daemon, start_paused=start_paused)
+    tracking = TrackingConfig.from_table(
+        hardware.other.get("tracking", {}), hardware.source, hardware.simulation
+    )
+    return DaemonConfig(
+        hardware=hardware, daemon=daemon, start_paused=start_paused, tracking=tracking
+    )

@@ -33,6 +33,7 @@ from .services.base import DaemonContext, Service
 from .services.camera import CameraService
 from .services.motors import MotorService
 from .services.recording import RecordingService
+from .services.tracking import TrackingService
 from .supervisor import SPAWN, Supervisor
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,11 @@ class InstanceBusy(RuntimeError):
 
 def build_services(ctx: DaemonContext) -> list[Service]:
     """The daemon's parts, in start order."""
+    camera = CameraService(ctx, has_consumers=ctx.config.tracking.workers > 0)
     return [
-        CameraService(ctx),
+        camera,
         MotorService(ctx),
+        TrackingService(ctx, camera),
         RecordingService(ctx),
     ]
 

@@ -1,0 +1,54 @@
+"""Cutting square bead ROIs out of camera frames, padding the parts outside the frame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..buffers.layouts import TrackFlags
+
+
+class RoiCropper:
+    """Crops ``size × size`` ROIs of a ``(height, width)`` frame in one vectorised gather.
+
+    :meth:`set_rois` takes the BeadRoiBuffer's ``(ids, rois)``, ROIs ``(x0, x1, y0, y1)`` in
+    frame pixels (exclusive ends) as stored by the tracking service: clipped to the frame. A ROI
+    clipped at the left/top edge (``x0 == 0`` and narrower than ``size``) is placed so that it
+    ends at ``x1`` (its intended origin is ``x1 - size``, possibly negative). A ROI that touches
+    or crosses an edge gets :attr:`edge_flags` ``AT_EDGE``; :meth:`crop` fills its pixels outside
+    the frame with the frame's median.
+    """
+
+    def __init__(self, height: int, width: int, size: int) -> None:
+        self.height, self.width, self.size = int(height), int(width), int(size)
+        self.set_rois(np.zeros(0, np.int64), np.zeros((0, 4), np.int64))
+
+    def set_rois(self, ids: np.ndarray, rois: np.ndarray) -> None:
+        """Use these beads from now on: ``ids`` (n,), ``rois`` (n, 4) int."""
+        size = self.size
+        rois = np.asarray(rois, dtype=np.int64).reshape(-1, 4)
+        x0, x1, y0, y1 = rois.T
+        ox = np.where((x0 == 0) & (x1 - x0 < size), x1 - size, x0)
+        oy = np.where((y0 == 0) & (y1 - y0 < size), y1 - size, y0)
+        edge = (ox <= 0) | (oy <= 0) | (ox + size >= self.width) | (oy + size >= self.height)
+        steps = np.arange(size)
+        cols = ox[:, None] + steps  # (n, size)
+        rows = oy[:, None] + steps
+        col_out = (cols < 0) | (cols >= self.width)
+        row_out = (rows < 0) | (rows >= self.height)
+        cols_c = np.clip(cols, 0, self.width - 1)
+        rows_c = np.clip(rows, 0, self.height - 1)
+        self._flat = rows_c[:, :, None] * self.width + cols_c[:, None, :]  # (n, size, size)
+        outside = row_out[:, :, None] | col_out[:, None, :]
+        self._outside = outside if outside.any() else None
+        self.ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        self.origin_x = ox.astype(np.float64)
+        self.origin_y = oy.astype(np.float64)
+        self.edge_flags = np.where(edge, int(TrackFlags.AT_EDGE), 0).astype(np.int64)
+
+    def crop(self, frame: np.ndarray) -> np.ndarray:
+        """ROIs ``(n, size, size)`` of ``frame``: the frame's dtype, float32 if padded."""
+        crops = frame.reshape(-1).take(self._flat)
+        if self._outside is not None:
+            crops = crops.astype(np.float32)
+            crops[self._outside] = np.median(frame[::4, ::4])
+        return crops

@@ -1,0 +1,339 @@
+"""Tracking worker: claims stacks from the VideoBuffer and writes one track row per bead per frame.
+
+N of these run in parallel (``tracking:0`` …). Each blocks on the camera's ``stack_ready``
+semaphore (released once per completed stack) with a short timeout, so it also answers its pipe
+and never spins; then it claims stacks (:meth:`VideoBuffer.claim_stack`) until none is left and
+computes with no lock held. For every frame of a stack it crops every bead ROI of the
+BeadRoiBuffer (re-read only when its ``version`` changes), tracks them with
+:func:`~magscope_app.tracking.track_xyz` and appends rows (:data:`TRACK_COLUMNS`) to the shared
+``Tracks`` MatrixBuffer (one locked write per stack). Beads whose ROI touches or crosses the
+frame edge are tracked on a ROI padded with the frame's median and flagged ``AT_EDGE``; failed
+fits are flagged ``FIT_FAILED``; every bead gets a row in every frame.
+
+Messages (:class:`~magscope_app.ipc.Request` ``command`` and ``args``; each is answered by a
+:class:`~magscope_app.ipc.Reply`, ``result`` a dict or ``error`` a text):
+
+``configure``
+    Any of: ``roi_size`` (int, px), ``pixel_size_nm`` (float), ``settings`` (dict of
+    :class:`TrackingSettings` fields), ``profile_bead`` (int or None), ``zluts`` (list of
+    ``{"bead": int | None, "z_nm": (m,) array, "profiles": (m, n_bins) array}``: replaces every
+    LUT; ``bead`` None is the default LUT for beads without their own). Sent at every (re)start.
+``set_zlut``  ``{bead: int | None, z_nm, profiles}``: add or replace one LUT.
+``unload_zlut``  ``{bead: int | None | "all"}``: drop one LUT (``"all"``: every LUT).
+``sweep_attach``  ``{name: str = "ZLUTSweepDataset"}``: attach to a Z-LUT sweep dataset (its
+    lock must have been created by the manager before the workers started; the tracking service
+    creates it). Nothing is captured until ``sweep_step``.
+``sweep_step``  ``{step: int | None, motor_z: float, since: float, beads: list[int] | None}``:
+    from now on write the profile of every frame with timestamp >= ``since`` (s since the epoch)
+    of ``beads`` (None: every bead) to the dataset with step index ``step`` and motor z
+    ``motor_z`` (valid flag = the fit succeeded and the bead is not at the edge), while the
+    dataset is READY or CAPTURING. ``step`` None stops capturing (between steps).
+``sweep_detach``  ``{}``: stop capturing and close the dataset handle.
+
+Stats (every 0.5 s): ``stacks``, ``frames``, ``rows``, ``rois`` (totals of this process),
+``rois_per_s``, ``latency_hist`` (counts per bin of :data:`LATENCY_EDGES_S`: time.time() when a
+stack's rows were written minus each frame's timestamp, cumulative), ``sweep_rows``,
+``sweep_errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from ..buffers import (
+    BeadRoiBuffer,
+    BufferOverflow,
+    DatasetNotReadyError,
+    LiveProfileBuffer,
+    MatrixBuffer,
+    VideoBuffer,
+    ZLUTSweepDataset,
+)
+from ..buffers.layouts import TRACK_COLUMNS, TrackFlags
+from ..ipc import Reply, Request, Shutdown, Stats
+from ..tracking import ZLUT, TrackingSettings, ZLUTSet, track_xyz
+from ._crop import RoiCropper
+from ._runtime import WorkerContext
+
+log = logging.getLogger(__name__)
+
+STATS_INTERVAL_S = 0.5
+#: How long a worker waits on ``stack_ready`` before it looks at its pipe again (s).
+WAIT_S = 0.2
+#: Bin edges (s) of the latency histogram: 0.1 ms … 100 s, ~12 % wide; one more bin above.
+LATENCY_EDGES_S = np.geomspace(1e-4, 100.0, 121)
+
+_N_COLUMNS = len(TRACK_COLUMNS)
+
+
+class _Sweep:
+    """The worker's view of an armed Z-LUT sweep (see the module docstring)."""
+
+    def __init__(self, dataset: ZLUTSweepDataset) -> None:
+        self.dataset = dataset
+        self.step: int | None = None
+        self.motor_z = float("nan")
+        self.since = 0.0
+        self.beads: np.ndarray | None = None
+        self.rows = 0
+        self.errors = 0
+
+    def capture(
+        self,
+        timestamp: float,
+        ids: np.ndarray,
+        profiles: np.ndarray,
+        valid: np.ndarray,
+    ) -> None:
+        """Write the profiles (n, n_bins) of one frame if a step is armed and due."""
+        if self.step is None or timestamp < self.since:
+            return
+        keep = np.ones(len(ids), bool) if self.beads is None else np.isin(ids, self.beads)
+        if not keep.any():
+            return
+        k = int(keep.sum())
+        try:
+            self.dataset.write(
+                bead_ids=ids[keep],
+                step_indices=np.full(k, self.step, dtype=np.int64),
+                timestamps=np.full(k, timestamp),
+                motor_z_values=np.full(k, self.motor_z),
+                valid_flags=valid[keep],
+                profiles=profiles[keep],
+            )
+            self.rows += k
+        except (BufferOverflow, DatasetNotReadyError, ValueError) as exc:
+            self.errors += 1
+            if self.errors == 1 or self.errors % 100 == 0:
+                log.warning("Z-LUT sweep capture failed (%d times): %s", self.errors, exc)
+            self.step = None  # stop until the sweep engine arms the next step
+
+    def close(self) -> None:
+        self.dataset.close()
+
+
+class TrackingJob:
+    """State of one tracking worker (buffers, ROI cache, LUTs, counters)."""
+
+    def __init__(self, ctx: WorkerContext, instance: str, locks: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.instance = instance
+        self.locks = locks
+        self.video = VideoBuffer(create=False, locks=locks, instance=instance)
+        self.tracks = MatrixBuffer(create=False, locks=locks, instance=instance, name="Tracks")
+        self.rois = BeadRoiBuffer(create=False, locks=locks, instance=instance)
+        self.profile = LiveProfileBuffer(create=False, locks=locks, instance=instance)
+        self.settings = TrackingSettings()
+        self.pixel_size_nm = 100.0
+        self.profile_bead: int | None = None
+        self.luts: dict[int | None, ZLUT] = {}
+        self.lut_set: ZLUTSet | None = None
+        self.cropper = RoiCropper(self.video.height, self.video.width, 64)
+        self.roi_version = -1
+        self.sweep: _Sweep | None = None
+        self.counts = {"stacks": 0, "frames": 0, "rows": 0, "rois": 0}
+        self.latency_hist = np.zeros(len(LATENCY_EDGES_S) + 1, dtype=np.int64)
+
+    def close(self) -> None:
+        if self.sweep is not None:
+            self.sweep.close()
+        for buffer in (self.video, self.tracks, self.rois, self.profile):
+            buffer.close()
+
+    # -- messages -------------------------------------------------------------------------------
+    def handle(self, request: Request) -> None:
+        handler = getattr(self, f"_on_{request.command}", None)
+        try:
+            if handler is None:
+                raise ValueError(f"unknown tracking worker request {request.command!r}")
+            reply = Reply(request.request_id, handler(**request.args))
+        except Exception as exc:  # answered, never fatal: the manager reports the error
+            reply = Reply(request.request_id, error=f"{type(exc).__name__}: {exc}")
+        self.ctx.send(reply)
+
+    def _on_configure(
+        self,
+        roi_size: int | None = None,
+        pixel_size_nm: float | None = None,
+        settings: dict[str, Any] | None = None,
+        profile_bead: int | str | None = "keep",
+        zluts: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        new_settings = TrackingSettings(**settings) if settings is not None else self.settings
+        luts = self.luts
+        if zluts is not None:
+            luts = {d["bead"]: ZLUT(d["z_nm"], d["profiles"], new_settings) for d in zluts}
+        self.settings = new_settings
+        self._set_luts(luts)
+        if roi_size is not None:
+            self.cropper = RoiCropper(self.video.height, self.video.width, int(roi_size))
+            self.roi_version = -1
+        if pixel_size_nm is not None:
+            self.pixel_size_nm = float(pixel_size_nm)
+        if profile_bead != "keep":
+            self.profile_bead = None if profile_bead is None else int(profile_bead)
+        return {"luts": len(self.luts)}
+
+    def _set_luts(self, luts: dict[int | None, ZLUT]) -> None:
+        for lut in luts.values():
+            if lut.settings != self.settings:
+                raise ValueError("a Z-LUT was made with other tracking settings")
+        per_bead = {b: lut for b, lut in luts.items() if b is not None}
+        self.lut_set = ZLUTSet(per_bead, luts.get(None)) if luts else None
+        self.luts = luts
+        for lut in self.lut_set.all() if self.lut_set is not None else ():
+            lut.lookup(lut.profiles[:1])  # compile/load the z kernels now, not mid-stream
+
+    def _on_set_zlut(self, bead: int | None, z_nm: Any, profiles: Any) -> dict[str, Any]:
+        self._set_luts({**self.luts, bead: ZLUT(z_nm, profiles, self.settings)})
+        return {"luts": len(self.luts)}
+
+    def _on_unload_zlut(self, bead: int | str | None = "all") -> dict[str, Any]:
+        luts = {} if bead == "all" else {b: v for b, v in self.luts.items() if b != bead}
+        self._set_luts(luts)
+        return {"luts": len(self.luts)}
+
+    def _on_sweep_attach(self, name: str = ZLUTSweepDataset.NAME) -> dict[str, Any]:
+        self._on_sweep_detach()
+        dataset = ZLUTSweepDataset.attach(locks=self.locks, name=name, instance=self.instance)
+        if dataset.profile_length != self.settings.n_bins:
+            n = dataset.profile_length
+            dataset.close()
+            raise ValueError(
+                f"the sweep holds profiles of {n} bins; the tracking settings give "
+                f"{self.settings.n_bins}"
+            )
+        self.sweep = _Sweep(dataset)
+        return {"attached": name}
+
+    def _on_sweep_step(
+        self,
+        step: int | None,
+        motor_z: float = float("nan"),
+        since: float = 0.0,
+        beads: list[int] | None = None,
+    ) -> dict[str, Any]:
+        if self.sweep is None:
+            raise ValueError("no Z-LUT sweep attached (send sweep_attach first)")
+        sweep = self.sweep
+        sweep.step = None if step is None else int(step)
+        sweep.motor_z, sweep.since = float(motor_z), float(since)
+        sweep.beads = None if beads is None else np.asarray(beads, dtype=np.int64)
+        return {"rows": sweep.rows}
+
+    def _on_sweep_detach(self) -> dict[str, Any]:
+        rows = 0
+        if self.sweep is not None:
+            rows = self.sweep.rows
+            self.sweep.close()
+            self.sweep = None
+        return {"rows": rows}
+
+    # -- tracking -------------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Claim and track stacks until none is left."""
+        while (claim := self.video.claim_stack()) is not None:
+            try:
+                self.track_stack(claim.frames, claim.timestamps, claim.frame_numbers)
+            finally:
+                self.video.release_stack(claim)
+
+    def track_stack(self, frames: np.ndarray, timestamps: np.ndarray, numbers: np.ndarray) -> None:
+        """Track every bead in every frame of a stack ``(n_images, h, w)``; write the rows."""
+        if self.rois.version != self.roi_version:
+            self.roi_version = self.rois.version  # read before the ROIs: a change re-reads
+            self.cropper.set_rois(*self.rois.get_beads())
+        ids, n = self.cropper.ids, len(self.cropper.ids)
+        self.counts["stacks"] += 1
+        self.counts["frames"] += len(frames)
+        if n == 0:
+            return
+        rows = np.empty((len(frames) * n, _N_COLUMNS))
+        result = None
+        for k, frame in enumerate(frames):
+            crops = self.cropper.crop(frame)
+            result = track_xyz(crops, self.lut_set, bead_ids=ids, settings=self.settings)
+            x = result.x + self.cropper.origin_x
+            y = result.y + self.cropper.origin_y
+            flags = result.flags | self.cropper.edge_flags
+            block = rows[k * n : (k + 1) * n]
+            block[:, 0] = timestamps[k]
+            block[:, 1] = numbers[k]
+            block[:, 2] = ids
+            block[:, 3] = x * self.pixel_size_nm
+            block[:, 4] = y * self.pixel_size_nm
+            block[:, 5] = result.z
+            block[:, 6] = x
+            block[:, 7] = y
+            block[:, 8] = flags
+            if self.sweep is not None:
+                valid = (flags & int(TrackFlags.FIT_FAILED | TrackFlags.AT_EDGE)) == 0
+                self.sweep.capture(float(timestamps[k]), ids, result.profiles, valid)
+        self.tracks.write(rows)
+        now = time.time()
+        self.latency_hist += np.bincount(
+            np.searchsorted(LATENCY_EDGES_S, now - timestamps), minlength=len(self.latency_hist)
+        )
+        self.counts["rows"] += len(rows)
+        self.counts["rois"] += len(rows)
+        if self.profile_bead is not None and result is not None:
+            hit = np.flatnonzero(ids == self.profile_bead)
+            if len(hit):
+                profile = result.profiles[hit[0]]
+                if len(profile) <= self.profile.profile_capacity:
+                    self.profile.write_profile(float(timestamps[-1]), self.profile_bead, profile)
+
+    def warm_up(self) -> None:
+        """Compile/load the tracking kernels before the first real stack."""
+        size = self.cropper.size
+        yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+        ring = 1000.0 + 300.0 * np.cos(np.hypot(xx, yy) / 1.5) * np.exp(-np.hypot(xx, yy) / 8)
+        for dtype in (self.video.dtype, np.float32):  # plain crops, padded crops
+            track_xyz(np.stack([ring, ring]).astype(dtype), settings=self.settings)
+
+    def stats(self, rate: float) -> Stats:
+        values: dict[str, Any] = dict(self.counts)
+        values["rois_per_s"] = rate
+        values["latency_hist"] = self.latency_hist.tolist()
+        values["sweep_rows"] = self.sweep.rows if self.sweep is not None else 0
+        values["sweep_errors"] = self.sweep.errors if self.sweep is not None else 0
+        return Stats(self.ctx.name, values)
+
+
+def run(ctx: WorkerContext, *, instance: str, locks: dict[str, Any], stack_ready: Any) -> None:
+    """Worker job; returns on :class:`Shutdown` or when the manager goes away."""
+    job = TrackingJob(ctx, instance, locks)
+    try:
+        _loop(ctx, job, stack_ready)
+    finally:
+        job.close()
+
+
+def _loop(ctx: WorkerContext, job: TrackingJob, stack_ready: Any) -> None:
+    # The manager's configure request is already in the pipe (sent at spawn): apply it first.
+    while (message := ctx.receive(timeout=0)) is not None:
+        if isinstance(message, Shutdown):
+            return
+        if isinstance(message, Request):
+            job.handle(message)
+    job.warm_up()
+    ctx.ready(pid_claims=True)
+    last_report, last_rois = time.monotonic(), 0
+    ctx.send(job.stats(0.0))
+    while True:
+        while (message := ctx.receive(timeout=0)) is not None:
+            if isinstance(message, Shutdown):
+                return
+            if isinstance(message, Request):
+                job.handle(message)
+        if stack_ready.acquire(timeout=WAIT_S):
+            job.drain()
+        now = time.monotonic()
+        if now - last_report >= STATS_INTERVAL_S:
+            rate = (job.counts["rois"] - last_rois) / (now - last_report)
+            last_report, last_rois = now, job.counts["rois"]
+            ctx.send(job.stats(rate))
