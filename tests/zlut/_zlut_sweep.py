@@ -18,6 +18,7 @@ CENTRE = 31.5
 FOCUS_NM = np.arange(41) * 50.0 - 1000.0  # 41 steps, 50 nm apart
 FRAMES = 5
 BACKGROUND = 1000.0
+GOOD, GOOD_DIM, NOISE, STATIC = 0, 3, 7, 9  # bead ids of the shared sweep (conftest.py)
 
 
 def noisy_rois(rng, z_rel_nm, n, background=BACKGROUND, spread=0.5) -> np.ndarray:
