@@ -19,7 +19,11 @@ from .control import CommandError, DaemonNotRunning, connect
 from .paths import validate_instance
 
 #: Modules that add subcommands (``register(subparsers, common_parent_parser)``).
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("magscope_app.cli_hardware", "magscope_app.cli_recording")
+_SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "magscope_app.cli_hardware",
+    "magscope_app.cli_recording",
+    "magscope_app.cli_tracking",
+)
 
 
 def _instance(value: str) -> str:
