@@ -256,6 +256,15 @@ def envelope_cutoff(contrast: float, background: float) -> float:
     return math.sqrt(2.0 * math.log(ratio)) if ratio > 1.0 else 0.0
 
 
+def warm_up(bits: int, **options: object) -> None:
+    """Compile the numba kernels (specialised by dtype, not size) on a throwaway 64×64 renderer,
+    so the first real frame is not late. Uses its own RNG: the seeded frame stream is untouched."""
+    renderer = Renderer(64, 64, bits, np.random.default_rng(0), bank_size=8192, **options)
+    renderer.configure(1000.0, 0.25, 100.0, 2.0)
+    one = np.array([32.0])
+    renderer.render(one, one, np.array([3000.0]), 100.0, 450.0, 0.6, 1000.0, 0.3)
+
+
 class Renderer:
     """Renders frames of one size; holds the noise banks and scratch arrays (≈ 40 MB at 1 Mpx).
 

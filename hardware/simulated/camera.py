@@ -27,7 +27,7 @@ import numpy as np
 from ..camera import Camera, Frame
 from ..errors import HardwareError, SettingError
 from ..settings import Setting
-from ._render import Renderer
+from ._render import Renderer, warm_up
 from .optics import OpticsParams
 from .world import World, WorldParams, simulation_params
 from .world_control import LocalWorldControl, WorldControl, WorldControlLike
@@ -283,6 +283,7 @@ class SimulatedCamera(Camera):
                 px,
                 np.random.default_rng(world_seed),
             )
+            warm_up(v["bits"], **self._render_options)
             self._renderer = Renderer(
                 v["width"],
                 v["height"],
