@@ -104,3 +104,11 @@ def test_format_report_names_beads_and_reasons(report):
     line = next(s for s in text.splitlines() if s.split()[:2] == [str(STATIC), "NO"])
     assert "inf" in line
     assert "cannot resolve z" in text
+
+
+def test_without_sweep_scatter_only_profile_measures_are_judged(built):
+    report = assess_luts(dict(built))  # e.g. LUTs loaded from a file or imported
+    good, static = report.beads[GOOD], report.beads[STATIC]
+    assert good.usable and good.sigma_z_nm is None and good.separable_fraction is None
+    assert not static.usable  # still caught: its planes are not single-valued in z
+    assert [r.split()[0] for r in static.reasons] == ["ambiguous_fraction"]
