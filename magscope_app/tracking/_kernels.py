@@ -19,15 +19,19 @@ FAILED = 1
 
 
 @njit(cache=True)
-def first_guess(roi, half, window):
+def first_guess(roi, half, window, integ):
     """Centre of the dark central spot of a ring image: (cx, cy), or NaNs.
 
     The image is box-filtered (half-width ``half`` px); the darkest point is refined by three
     passes of a centroid of ``max(0, threshold - I)`` within ``window`` px, where the threshold
     lies halfway between the darkest smoothed value and the ROI mean (the background).
+    ``integ`` is a work array (>= h + 1, >= w + 1) for the integral image.
     """
     h, w = roi.shape
-    integ = np.zeros((h + 1, w + 1))
+    for j in range(w + 1):
+        integ[0, j] = 0.0
+    for i in range(1, h + 1):
+        integ[i, 0] = 0.0
     total = 0.0
     for i in range(h):
         row = 0.0
@@ -81,47 +85,19 @@ def first_guess(roi, half, window):
     return cx, cy
 
 
-@njit(cache=True, fastmath=True)
-def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs):
-    """Least-squares linear-spline radial profile about (cx, cy); writes ``coef`` (n,).
+@njit(cache=True)
+def _aligned(start, stride):
+    """Smallest multiple of ``stride`` >= ``start`` (start >= 0)."""
+    return ((start + stride - 1) // stride) * stride
 
-    ``data_diag`` receives the pixel part of the normal matrix diagonal.
-    ``diag``, ``off``, ``rhs`` are work arrays of length n, n - 1, n. A first-difference penalty of
-    weight ``reg`` fixes nodes with no pixels.
+
+@njit(cache=True)
+def _solve_profile(n, reg, data_diag, off, rhs, coef, diag):
+    """Add the first-difference penalty to the pixel normal equations and solve for ``coef``.
+
+    ``data_diag`` (n), ``off`` (n - 1), ``rhs`` (n): the pixel sums (``off`` and ``rhs`` are
+    overwritten); ``diag`` is a work array (n).
     """
-    h, w = roi.shape
-    for k in range(n):
-        data_diag[k] = 0.0
-        rhs[k] = 0.0
-    for k in range(n - 1):
-        off[k] = 0.0
-    rmax = (n - 1) * dr
-    rmax2 = rmax * rmax
-    inv_dr = 1.0 / dr
-    i0 = max(math.ceil(cy - rmax), 0)
-    i1 = min(math.floor(cy + rmax) + 1, h)
-    for i in range(i0, i1):
-        dy = i - cy
-        rem = rmax2 - dy * dy
-        if rem < 0.0:
-            continue
-        half = math.sqrt(rem)
-        j0 = max(math.ceil(cx - half), 0)
-        j1 = min(math.floor(cx + half) + 1, w)
-        for j in range(j0, j1):
-            dx = j - cx
-            u = math.sqrt(dx * dx + dy * dy) * inv_dr
-            k = int(u)
-            if k >= n - 1:
-                continue
-            f = u - k
-            g = 1.0 - f
-            v = roi[i, j]
-            data_diag[k] += g * g
-            data_diag[k + 1] += f * f
-            off[k] += f * g
-            rhs[k] += g * v
-            rhs[k + 1] += f * v
     for k in range(n):
         diag[k] = data_diag[k]
     for k in range(n - 1):
@@ -136,6 +112,58 @@ def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs):
     coef[n - 1] = rhs[n - 1] / diag[n - 1]
     for k in range(n - 2, -1, -1):
         coef[k] = (rhs[k] - off[k] * coef[k + 1]) / diag[k]
+
+
+@njit(cache=True, fastmath=True)
+def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, stride):
+    """Least-squares linear-spline radial profile about (cx, cy); writes ``coef`` (n,).
+
+    Uses the pixels whose row and column are multiples of ``stride`` (1: every pixel).
+    ``data_diag`` receives the pixel part of the normal matrix diagonal. ``diag``, ``off``,
+    ``rhs`` are work arrays of length n, n - 1, n; ``ubuf`` one of length >= w. A first-difference
+    penalty of weight ``reg`` fixes nodes with no pixels.
+    """
+    h, w = roi.shape
+    for k in range(n):
+        data_diag[k] = 0.0
+        rhs[k] = 0.0
+    for k in range(n - 1):
+        off[k] = 0.0
+    nm1 = n - 1
+    rmax = nm1 * dr
+    rmax2 = rmax * rmax
+    inv_dr = 1.0 / dr
+    i0 = _aligned(max(math.ceil(cy - rmax), 0), stride)
+    i1 = min(math.floor(cy + rmax) + 1, h)
+    for i in range(i0, i1, stride):
+        dy = i - cy
+        dy2 = dy * dy
+        rem = rmax2 - dy2
+        if rem < 0.0:
+            continue
+        half = math.sqrt(rem)
+        j0 = _aligned(max(math.ceil(cx - half), 0), stride)
+        j1 = min(math.floor(cx + half) + 1, w)
+        # distances first (a loop the compiler vectorises), then the scatter into the nodes
+        # (a unit-stride loop even when stride > 1, so that it vectorises)
+        for j in range(j0, j1):
+            dx = j - cx
+            ubuf[j] = math.sqrt(dx * dx + dy2) * inv_dr
+        row = roi[i]
+        for j in range(j0, j1, stride):
+            u = ubuf[j]
+            k = int(u)
+            if k >= nm1:
+                continue
+            f = u - k
+            g = 1.0 - f
+            v = row[j]
+            data_diag[k] += g * g
+            data_diag[k + 1] += f * f
+            off[k] += f * g
+            rhs[k] += g * v
+            rhs[k + 1] += f * v
+    _solve_profile(n, reg, data_diag, off, rhs, coef, diag)
 
 
 @njit(cache=True)
@@ -158,14 +186,23 @@ def _solve_tridiagonal(n, diag, off, rhs, ncols, cp, dp):
 
 
 @njit(cache=True, fastmath=True)
-def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys):
+def joint_step(
+    roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, ubuf, ibuf, stride,
+    dr_out, n_out, pdiag, poff, prhs,
+):  # fmt: skip
     """One joint Gauss–Newton step of the centre and the profile spline ``coef`` (in place).
 
     Model ``I(p) = S(|p - c|)`` with S the linear spline ``coef``; weights 1 / S (Poisson).
     The profile block (tridiagonal) is eliminated, so the centre step uses the reduced Hessian
     (it accounts for the profile following the centre, e.g. over partly covered outer annuli).
+    Uses the pixels whose row and column are multiples of ``stride``.
     Returns (dx, dy, ok); ``coef`` becomes the profile about the new centre (to first order in
-    the step). ``rhs`` is (n, 3); ``cp``, ``dp``, ``bxs``, ``bys`` are work arrays (n,).
+    the step). ``rhs`` is (n, 3); ``cp``, ``dp``, ``bxs``, ``bys`` are work arrays (n,);
+    ``ubuf``, ``ibuf`` work arrays (>= w).
+
+    With ``n_out > 0`` the same pass also accumulates the pixel sums of the output profile
+    (``n_out`` nodes ``dr_out`` apart, see :func:`fit_profile`) about the centre *before* the
+    step into ``pdiag``, ``poff``, ``prhs`` (solve with :func:`_solve_profile`).
     """
     h, w = roi.shape
     for k in range(n):
@@ -175,40 +212,70 @@ def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys):
         rhs[k, 2] = 0.0
     for k in range(n - 1):
         off[k] = 0.0
-    rmax = (n - 1) * dr
+    for k in range(n_out):
+        pdiag[k] = 0.0
+        prhs[k] = 0.0
+    for k in range(n_out - 1):
+        poff[k] = 0.0
+    nm1 = n - 1
+    rmax = nm1 * dr
     rmax2 = rmax * rmax
     inv_dr = 1.0 / dr
+    no1 = n_out - 1
+    inv_dr_out = 1.0 / dr_out
     hxx = 0.0
     hxy = 0.0
     hyy = 0.0
     bx = 0.0
     by = 0.0
-    i0 = max(math.ceil(cy - rmax), 0)
+    i0 = _aligned(max(math.ceil(cy - rmax), 0), stride)
     i1 = min(math.floor(cy + rmax) + 1, h)
-    for i in range(i0, i1):
+    for i in range(i0, i1, stride):
         dy = i - cy
-        rem = rmax2 - dy * dy
+        dy2 = dy * dy
+        rem = rmax2 - dy2
         if rem < 0.0:
             continue
         half = math.sqrt(rem)
-        j0 = max(math.ceil(cx - half), 0)
+        j0 = _aligned(max(math.ceil(cx - half), 0), stride)
         j1 = min(math.floor(cx + half) + 1, w)
+        # distances and inverse distances first (vectorised), then the scatter into the nodes
+        # (a unit-stride loop even when stride > 1, so that it vectorises)
         for j in range(j0, j1):
             dx = j - cx
-            rho = math.sqrt(dx * dx + dy * dy)
-            u = rho * inv_dr
+            rho = math.sqrt(dx * dx + dy2)
+            ubuf[j] = rho
+            ibuf[j] = 1.0 / rho if rho > 1e-9 else 0.0
+        row = roi[i]
+        if n_out > 0:
+            for j in range(j0, j1, stride):
+                u2 = ubuf[j] * inv_dr_out
+                k2 = int(u2)
+                if k2 >= no1:
+                    continue
+                f2 = u2 - k2
+                g2 = 1.0 - f2
+                v = row[j]
+                pdiag[k2] += g2 * g2
+                pdiag[k2 + 1] += f2 * f2
+                poff[k2] += f2 * g2
+                prhs[k2] += g2 * v
+                prhs[k2 + 1] += f2 * v
+        for j in range(j0, j1, stride):
+            v = row[j]
+            u = ubuf[j] * inv_dr
             k = int(u)
-            if k >= n - 1:
+            if k >= nm1:
                 continue
             f = u - k
             g = 1.0 - f
             c0 = coef[k]
-            c1 = coef[k + 1]
-            s = c0 + f * (c1 - c0)
+            sl = coef[k + 1] - c0
+            s = c0 + f * sl
             if s <= 0.0:
                 continue
             wgt = 1.0 / s
-            res = roi[i, j] - s
+            res = v - s
             wg = wgt * g
             wf = wgt * f
             diag[k] += wg * g
@@ -216,21 +283,20 @@ def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys):
             off[k] += wg * f
             rhs[k, 0] += wg * res
             rhs[k + 1, 0] += wf * res
-            if rho > 1e-9:
-                ds = (c1 - c0) * inv_dr / rho
-                gx = -ds * dx
-                gy = -ds * dy
-                rhs[k, 1] += wg * gx
-                rhs[k + 1, 1] += wf * gx
-                rhs[k, 2] += wg * gy
-                rhs[k + 1, 2] += wf * gy
-                wgx = wgt * gx
-                wgy = wgt * gy
-                hxx += wgx * gx
-                hxy += wgx * gy
-                hyy += wgy * gy
-                bx += wgx * res
-                by += wgy * res
+            ds = sl * inv_dr * ibuf[j]  # 0 at the centre, where the direction is undefined
+            gx = -ds * (j - cx)
+            gy = -ds * dy
+            rhs[k, 1] += wg * gx
+            rhs[k + 1, 1] += wf * gx
+            rhs[k, 2] += wg * gy
+            rhs[k + 1, 2] += wf * gy
+            wgx = wgt * gx
+            wgy = wgt * gy
+            hxx += wgx * gx
+            hxy += wgx * gy
+            hyy += wgy * gy
+            bx += wgx * res
+            by += wgy * res
     # first-difference penalty reg * sum (c[k+1] - c[k])^2 on the profile
     for k in range(n - 1):
         diag[k] += reg
@@ -286,6 +352,53 @@ def mark_uncovered(out, cx, cy, h, w, dr, n, min_coverage):
 
 
 @njit(cache=True)
+def _xy_stage(
+    roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, stride, fit_first, coef, data_diag,
+    diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf, dr, n, pdiag, poff, prhs,
+):  # fmt: skip
+    """Gauss–Newton steps of the xy fit on every ``stride``-th row and column, from (cx, cy).
+
+    Starts with a profile fit about (cx, cy) when ``fit_first`` (else ``coef`` must hold a
+    profile about (cx, cy), e.g. from a coarser stage: the steps re-fit it anyway); stops after
+    a step shorter than ``tolerance`` or ``iterations`` steps. With ``n > 0``, every step from
+    the second on also accumulates the output profile about its starting centre.
+    Returns (cx, cy, ok, fused): ``fused`` is True when the last step converged and accumulated
+    the output profile sums (``pdiag``, ``poff``, ``prhs``) about a centre closer than
+    ``tolerance`` to (cx, cy).
+    """
+    h, w = roi.shape
+    if fit_first:
+        fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf, stride)
+    fused = False
+    for it in range(iterations):
+        n_out = n if it > 0 else 0
+        sx, sy, good = joint_step(
+            roi, cx, cy, dr_xy, n_xy, reg, coef, diag, off, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
+            stride, dr, n_out, pdiag, poff, prhs,
+        )  # fmt: skip
+        if not good or math.isnan(sx) or math.isnan(sy):
+            return cx, cy, False, False
+        step = math.sqrt(sx * sx + sy * sy)
+        if step > 2.0:  # far from convergence: damp, and re-fit the profile
+            sx *= 2.0 / step
+            sy *= 2.0 / step
+            cx += sx
+            cy += sy
+            fit_profile(
+                roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf, stride
+            )
+        else:
+            cx += sx
+            cy += sy
+        if not (-0.5 <= cx <= w - 0.5 and -0.5 <= cy <= h - 0.5):
+            return cx, cy, False, False
+        if step < tolerance:
+            fused = n_out > 0
+            break
+    return cx, cy, True, fused
+
+
+@njit(cache=True)
 def track_xy_profiles(
     rois,
     dr_xy,
@@ -295,9 +408,11 @@ def track_xy_profiles(
     reg,
     iterations,
     tolerance,
+    coarse_tolerance,
     guess_half,
     guess_window,
     min_coverage,
+    xy0,
     out_x,
     out_y,
     out_profiles,
@@ -306,13 +421,19 @@ def track_xy_profiles(
     """Track a stack of ROIs (n_roi, h, w): xy fit, then the radial profile about the centre.
 
     The xy fit is a joint Gauss–Newton fit of the centre and a profile spline with ``n_xy``
-    nodes ``dr_xy`` apart; the output profile (``n`` nodes ``dr`` apart) is then fitted about the
-    final centre. Writes ``out_x``, ``out_y`` (px), ``out_profiles`` (n_roi, n; NaN for nodes
-    whose circle is less than ``min_coverage`` inside the ROI) and ``out_status``.
+    nodes ``dr_xy`` apart: a coarse stage on every other row and column (until a step is shorter
+    than ``coarse_tolerance``), then steps on every pixel until a step is shorter than
+    ``tolerance``. The output profile (``n`` nodes ``dr`` apart) is accumulated in the same pass
+    as the last step (about a centre less than ``tolerance`` from the result), or fitted about
+    the final centre when the fit stopped otherwise. ``xy0`` (n_roi, 2): starting centres
+    (x, y); a NaN row (or an empty ``xy0``) uses the dark-spot first guess. Writes ``out_x``,
+    ``out_y`` (px), ``out_profiles`` (n_roi, n; NaN for nodes whose circle is less than
+    ``min_coverage`` inside the ROI) and ``out_status``.
     """
     n_roi, h, w = rois.shape
     nw = max(n, n_xy)
     coef = np.empty(nw)
+    coef_xy = np.empty(n_xy)
     data_diag = np.empty(nw)
     diag = np.empty(nw)
     off = np.empty(nw - 1)
@@ -322,37 +443,44 @@ def track_xy_profiles(
     dp = np.empty(nw)
     bxs = np.empty(nw)
     bys = np.empty(nw)
-    coef_xy = coef[:n_xy]
+    ubuf = np.empty(w)
+    ibuf = np.empty(w)
+    pdiag = np.empty(n)
+    poff = np.empty(n - 1)
+    prhs = np.empty(n)
+    integ = np.empty((h + 1, w + 1))
+    have_xy0 = xy0.shape[0] == n_roi
     for r in range(n_roi):
         roi = rois[r]
-        cx, cy = first_guess(roi, guess_half, guess_window)
+        cx = np.nan
+        cy = np.nan
+        if have_xy0:
+            cx = xy0[r, 0]
+            cy = xy0[r, 1]
+            if not (-0.5 <= cx <= w - 0.5 and -0.5 <= cy <= h - 0.5):
+                cx = np.nan
+        if math.isnan(cx) or math.isnan(cy):
+            cx, cy = first_guess(roi, guess_half, guess_window, integ)
         ok = not (math.isnan(cx) or math.isnan(cy))
+        fused = False
+        coarse = ok and coarse_tolerance > 0.0 and h >= 16 and w >= 16
+        if coarse:
+            cx, cy, ok, _ = _xy_stage(
+                roi, cx, cy, dr_xy, n_xy, reg, iterations, coarse_tolerance, 2, True, coef_xy,
+                data_diag, diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf, dr, 0, pdiag, poff,
+                prhs,
+            )  # fmt: skip
         if ok:
-            fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef_xy, data_diag, diag, off, rhs)
-            for _ in range(iterations):
-                sx, sy, good = joint_step(
-                    roi, cx, cy, dr_xy, n_xy, reg, coef_xy, diag, off, rhs3, cp, dp, bxs, bys
-                )
-                if not good or math.isnan(sx) or math.isnan(sy):
-                    ok = False
-                    break
-                step = math.sqrt(sx * sx + sy * sy)
-                if step > 2.0:  # far from convergence: damp, and re-fit the profile
-                    sx *= 2.0 / step
-                    sy *= 2.0 / step
-                    cx += sx
-                    cy += sy
-                    fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef_xy, data_diag, diag, off, rhs)
-                else:
-                    cx += sx
-                    cy += sy
-                if not (-0.5 <= cx <= w - 0.5 and -0.5 <= cy <= h - 0.5):
-                    ok = False
-                    break
-                if step < tolerance:
-                    break
+            cx, cy, ok, fused = _xy_stage(
+                roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, 1, not coarse, coef_xy,
+                data_diag, diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf, dr, n, pdiag, poff,
+                prhs,
+            )  # fmt: skip
         if ok:
-            fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs)
+            if fused:
+                _solve_profile(n, reg, pdiag, poff, prhs, coef, diag)
+            else:
+                fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, 1)
             for k in range(n):
                 out_profiles[r, k] = coef[k]
             mark_uncovered(out_profiles[r], cx, cy, h, w, dr, n, min_coverage)
@@ -516,12 +644,13 @@ def profiles_at(rois, xs, ys, dr, n, reg, min_coverage, out_profiles):
     diag = np.empty(n)
     off = np.empty(n - 1)
     rhs = np.empty(n)
+    ubuf = np.empty(w)
     for r in range(n_roi):
         if math.isnan(xs[r]) or math.isnan(ys[r]):
             for k in range(n):
                 out_profiles[r, k] = np.nan
             continue
-        fit_profile(rois[r], xs[r], ys[r], dr, n, reg, coef, data_diag, diag, off, rhs)
+        fit_profile(rois[r], xs[r], ys[r], dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, 1)
         for k in range(n):
             out_profiles[r, k] = coef[k]
         mark_uncovered(out_profiles[r], xs[r], ys[r], h, w, dr, n, min_coverage)

@@ -64,6 +64,7 @@ def track_xyz(
     *,
     bead_ids: Sequence[int] | np.ndarray | None = None,
     settings: TrackingSettings | None = None,
+    xy0: np.ndarray | None = None,
 ) -> TrackResult:
     """Track the bead in each ROI in x, y and (with a Z-LUT) z.
 
@@ -72,6 +73,8 @@ def track_xyz(
     without a LUT get z = NaN and Z_INVALID). ``bead_ids``: (n,) ids used to pick each ROI's LUT
     (default ``0 .. n-1``). ``settings``: defaults to the LUTs' settings, else
     ``TrackingSettings()``; a LUT made with other settings raises ValueError.
+    ``xy0``: optional (n, 2) starting centres (x, y) in px (e.g. each bead's previous result;
+    saves the first guess). NaN rows, or centres outside the ROI, use the first guess.
     """
     luts = _as_lut_set(zlut)
     lut_settings = luts.settings if luts is not None else None
@@ -81,7 +84,7 @@ def track_xyz(
         raise ValueError("the Z-LUT was made with other tracking settings than the ones given")
     stack = _as_stack(rois)
     n = stack.shape[0]
-    x, y, profiles, failed = track_xy(stack, settings)
+    x, y, profiles, failed = track_xy(stack, settings, xy0=xy0)
     z = np.full(n, np.nan)
     if luts is not None:
         if bead_ids is None:

@@ -8,19 +8,42 @@ from . import _kernels
 from .profiles import _as_stack
 from .settings import TrackingSettings
 
+#: The coarse stage of the xy fit (every other row and column, a quarter of the pixels) runs
+#: until a step is shorter than this (px); the fit then continues on every pixel.
+_COARSE_TOLERANCE_PX = 0.1
+_NO_XY0 = np.empty((0, 2))
+
+
+def _as_xy0(xy0, n: int) -> np.ndarray:
+    if xy0 is None:
+        return _NO_XY0
+    arr = np.ascontiguousarray(xy0, dtype=np.float64)
+    if arr.shape == (2,) and n == 1:
+        arr = arr[None]
+    if arr.shape != (n, 2):
+        raise ValueError(f"xy0 must have shape ({n}, 2) (x, y per ROI), got {arr.shape}")
+    return arr
+
 
 def track_xy(
-    rois: np.ndarray, settings: TrackingSettings | None = None
+    rois: np.ndarray,
+    settings: TrackingSettings | None = None,
+    *,
+    xy0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Bead centres and radial profiles of a stack of ROIs.
 
     ``rois``: (n, h, w) of any integer or float dtype (one ROI (h, w) is accepted too).
+    ``xy0``: optional (n, 2) starting centres (x, y) in px, e.g. the previous frame's result of
+    each bead; rows with NaN (or outside the ROI) use the first guess below.
 
     Method: the darkest point of the box-filtered image, refined by a thresholded centroid of the
     central dark spot (robust anywhere in the ROI), then Gauss–Newton steps of a Poisson-weighted
     least-squares fit of ``I(p) = S(|p - c|)``, where the radial profile ``S`` is re-fitted to the
     image about each new centre (a linear spline, see :func:`radial_profiles`). Radial symmetry
-    is the only assumption, so no calibration is needed.
+    is the only assumption, so no calibration is needed. The first steps use a quarter of the
+    pixels (every other row and column); the steps that set the result use every pixel, and the
+    output profile is accumulated in the pass of the last one.
 
     Returns ``(x, y, profiles, failed)``: x (column) and y (row) in px with the origin at the
     centre of pixel (0, 0), float64 (n,), NaN where the fit failed; profiles (n, n_bins) about
@@ -42,9 +65,11 @@ def track_xy(
         settings.profile_regularization,
         settings.xy_iterations,
         settings.xy_tolerance_px,
+        _COARSE_TOLERANCE_PX,
         settings.guess_smooth_px,
         float(settings.guess_window_px),
         settings.min_coverage,
+        _as_xy0(xy0, n),
         x,
         y,
         profiles,

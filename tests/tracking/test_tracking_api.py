@@ -181,3 +181,21 @@ def test_settings_validation():
 def test_rois_shape_is_checked():
     with pytest.raises(ValueError, match="shape"):
         track_xyz(np.zeros((2, 3, 64, 64)))
+
+
+def test_xy0_warm_start_matches_first_guess(lut):
+    rng = np.random.default_rng(11)
+    xs, ys = random_centres(rng, 8, spread=2.0)
+    rois = noisy_rois(rng, xs, ys, 50.0, 1000)
+    cold = track_xyz(rois, lut)
+    xy0 = np.stack([xs + 0.3, ys - 0.2], axis=1)
+    xy0[2] = np.nan  # falls back to the first guess
+    xy0[3] = (-5.0, 10.0)  # outside the ROI: first guess too
+    warm = track_xyz(rois, lut, xy0=xy0)
+    assert warm.ok.all()
+    # both stop within the tolerance of the same fixed point
+    np.testing.assert_allclose(warm.x, cold.x, atol=2e-3)
+    np.testing.assert_allclose(warm.y, cold.y, atol=2e-3)
+    np.testing.assert_allclose(warm.z, cold.z, atol=2.0)
+    with pytest.raises(ValueError, match="xy0"):
+        track_xyz(rois, lut, xy0=xy0[:3])
