@@ -27,6 +27,7 @@ from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
 from ..hardware.config import ConfigError, DeviceSpec
 from ..hardware.registry import load_driver
+from ..ipc import Stats, WorkerMessage
 from ..workers._runtime import WorkerSpec
 from ..workers.motor import buffer_name, worker_name
 from .base import DaemonContext, Service
@@ -209,6 +210,10 @@ class MotorService(Service):
         return {"devices": devices}
 
     # -- telemetry ----------------------------------------------------------------------------
+    def latest(self, motor: str) -> dict[str, Any]:
+        """The newest telemetry of ``motor``: unit, time, position, target, moving, age_s."""
+        return self._latest(motor)
+
     def _latest(self, motor: str) -> dict[str, Any]:
         """The newest telemetry row of ``motor`` as a dict (values None before the first)."""
         rows = self._buffers[motor].peek_last(1)
@@ -224,10 +229,10 @@ class MotorService(Service):
             "age_s": max(0.0, time.time() - t),
         }
 
-    def on_message(self, worker: str, message: Any) -> None:
-        values = getattr(message, "values", None)
-        if worker.startswith("motor:") and isinstance(values, dict) and "error" in values:
-            self._errors[worker.removeprefix("motor:")] = values["error"]
+    def on_message(self, worker: str, message: WorkerMessage) -> None:
+        """A motor worker reports telemetry errors (and their end) as Stats ``{"error": …}``."""
+        if worker.startswith("motor:") and isinstance(message, Stats) and "error" in message.values:
+            self._errors[worker.removeprefix("motor:")] = message.values["error"]
 
     def on_worker_started(self, worker: str) -> None:
         if worker.startswith("motor:"):
