@@ -25,7 +25,7 @@ def first_guess(roi, half, window, integ):
     The image is box-filtered (half-width ``half`` px); the darkest point is refined by three
     passes of a centroid of ``max(0, threshold - I)`` within ``window`` px, where the threshold
     lies halfway between the darkest smoothed value and the ROI mean (the background).
-    ``integ`` is a work array (>= h + 1, >= w + 1) for the integral image.
+    ``integ`` is a work array (>= h + 2, >= w + 1) for the integral image.
     """
     h, w = roi.shape
     for j in range(w + 1):
@@ -43,16 +43,26 @@ def first_guess(roi, half, window, integ):
     best = np.inf
     bi = h // 2
     bj = w // 2
+    vals = integ[h + 1]  # one row of box means
     for i in range(h):
         i0 = max(i - half, 0)
         i1 = min(i + half + 1, h)
+        top = integ[i0]
+        bottom = integ[i1]
+        inv_rows = 1.0 / (i1 - i0)
+        # interior columns: a full box, a loop without divisions that vectorises
+        inv_area = inv_rows / (2 * half + 1)
+        for j in range(half, w - half):
+            vals[j] = bottom[j + half + 1] - top[j + half + 1] - bottom[j - half] + top[j - half]
+            vals[j] *= inv_area
+        for j in range(min(half, w)):  # the edge columns, with a clipped box
+            for jj in (j, w - 1 - j):
+                j0 = max(jj - half, 0)
+                j1 = min(jj + half + 1, w)
+                vals[jj] = (bottom[j1] - top[j1] - bottom[j0] + top[j0]) * inv_rows / (j1 - j0)
         for j in range(w):
-            j0 = max(j - half, 0)
-            j1 = min(j + half + 1, w)
-            s = integ[i1, j1] - integ[i0, j1] - integ[i1, j0] + integ[i0, j0]
-            v = s / ((i1 - i0) * (j1 - j0))
-            if v < best:
-                best = v
+            if vals[j] < best:
+                best = vals[j]
                 bi = i
                 bj = j
     thr = 0.5 * (best + mean)
@@ -448,7 +458,7 @@ def track_xy_profiles(
     pdiag = np.empty(n)
     poff = np.empty(n - 1)
     prhs = np.empty(n)
-    integ = np.empty((h + 1, w + 1))
+    integ = np.empty((h + 2, w + 1))
     have_xy0 = xy0.shape[0] == n_roi
     for r in range(n_roi):
         roi = rois[r]
