@@ -23,6 +23,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "magscope_app.cli_hardware",
     "magscope_app.cli_recording",
     "magscope_app.cli_tracking",
+    "magscope_app.cli_zlut",
 )
 
 

@@ -34,6 +34,7 @@ from .services.camera import CameraService
 from .services.motors import MotorService
 from .services.recording import RecordingService
 from .services.tracking import TrackingService
+from .services.zlut import ZLUTService
 from .supervisor import SPAWN, Supervisor
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,9 @@ class InstanceBusy(RuntimeError):
 def build_services(ctx: DaemonContext) -> list[Service]:
     """The daemon's parts, in start order."""
     camera = CameraService(ctx, has_consumers=ctx.config.tracking.workers > 0)
-    return [
-        camera,
-        MotorService(ctx),
-        TrackingService(ctx, camera),
-        RecordingService(ctx),
-    ]
+    motors = MotorService(ctx)
+    tracking = TrackingService(ctx, camera)
+    return [camera, motors, tracking, ZLUTService(ctx, motors, tracking), RecordingService(ctx)]
 
 
 class Daemon:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..buffers import MatrixBuffer, VideoBuffer
 from ..buffers.layouts import FRAME_COLUMNS
-from ..control.commands import CommandTable
+from ..control.commands import CommandTable, Param
 from ..hardware.simulated.world_control import WorldControl
 from ..ipc import Pause, Resume, Stats, WorkerMessage
 from ..supervisor import SPAWN
@@ -93,6 +93,15 @@ class CameraService(Service):
     def add_commands(self, table: CommandTable) -> None:
         table.add("pause", self._pause, help="pause acquisition")
         table.add("resume", self._resume, help="resume acquisition")
+        table.add(
+            "sim_truth",
+            self._sim_truth,
+            Param("frame", "int", required=False, minimum=0, help="frame counter (default newest)"),
+            help="simulated microscope: true bead positions, force and focus of a recent frame",
+        )
+
+    async def _sim_truth(self, frame: int | None = None) -> dict[str, Any]:
+        return await self.ctx.request(CAMERA_WORKER, "truth", frame=frame)
 
     async def _pause(self) -> dict[str, Any]:
         self.ctx.acquiring = False

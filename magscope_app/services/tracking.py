@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,8 @@ class TrackingService(Service):
         self._holding = False
         self._hold_handle: asyncio.TimerHandle | None = None
         self._stopping = False
+        #: Why the ROI set may not change now (e.g. a Z-LUT sweep runs), or None.
+        self.frozen: str | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -217,6 +220,18 @@ class TrackingService(Service):
         ]
         return await asyncio.gather(*(self.ctx.request(n, command, **args) for n in names))
 
+    def _check_unfrozen(self, command: str) -> None:
+        if self.frozen is not None:
+            raise CommandError("failed", f"{command}: the bead ROIs cannot change: {self.frozen}")
+
+    async def apply_luts(self, luts: Mapping[int | None, ZLUT], *, replace: bool = True) -> None:
+        """Use ``luts`` (bead id -> ZLUT; None: the default for beads without their own) in every
+        tracking worker; ``replace`` drops the LUTs in use first."""
+        if replace:
+            self.luts.clear()
+        self.luts.update({b: (lut.z_nm, lut.profiles) for b, lut in luts.items()})
+        await self._broadcast("configure", zluts=self._configuration()["zluts"])
+
     async def sweep_request(self, command: str, **args: Any) -> list[Any]:
         """For the Z-LUT sweep: send ``sweep_attach`` / ``sweep_step`` / ``sweep_detach`` (see
         :mod:`magscope_app.workers.tracking`) to every tracking worker."""
@@ -271,10 +286,12 @@ class TrackingService(Service):
         return {"roi_size": self.beads.size, "beads": self.beads.describe()}
 
     async def _cmd_add_beads(self, rois: list) -> dict[str, Any]:
+        self._check_unfrozen("add_beads")
         assert self.beads is not None
         return {"ids": self.beads.add(rois)}
 
     async def _cmd_remove_beads(self, ids: list) -> dict[str, Any]:
+        self._check_unfrozen("remove_beads")
         assert self.beads is not None
         removed = self.beads.remove(ids)
         if self.profile_bead in removed:
@@ -282,11 +299,13 @@ class TrackingService(Service):
         return {"removed": removed}
 
     async def _cmd_move_bead(self, id: int, x: float, y: float) -> dict[str, Any]:
+        self._check_unfrozen("move_bead")
         assert self.beads is not None
         self.beads.move(id, x, y)
         return {"id": id, "roi": list(self.beads.roi(x, y))}
 
     async def _cmd_clear_beads(self) -> dict[str, Any]:
+        self._check_unfrozen("clear_beads")
         assert self.beads is not None
         count = self.beads.clear()
         if self.profile_bead is not None:
@@ -294,6 +313,7 @@ class TrackingService(Service):
         return {"removed": count}
 
     async def _cmd_set_roi_size(self, size: int) -> dict[str, Any]:
+        self._check_unfrozen("set_roi_size")
         assert self.beads is not None
         if problem := roi_size_problem(size):
             raise CommandError("invalid_argument", f"set_roi_size: size {problem}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,8 @@ from ._runtime import WorkerContext
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL_S = 0.5
+#: Frames whose ground truth (simulated cameras) can be asked for, newest first.
+TRUTH_FRAMES = 1024
 #: Settings the video buffer is sized from: fixed while the daemon runs.
 FIXED_SETTINGS = ("width", "height", "bits")
 
@@ -72,6 +75,10 @@ def _stream(
     acquired = lost = 0
     last_camera_number: int | None = None
     window_start, window_frames = time.monotonic(), 0
+    # Simulated cameras keep the ground truth of recent frames under their own frame numbers.
+    truth_numbers: OrderedDict[int, int] | None = (
+        OrderedDict() if hasattr(camera, "truth_dict") else None
+    )
     ctx.ready(width=camera.width, height=camera.height, bits=camera.bits)
     log.info(
         "camera worker streaming %s (%dx%d, %d bits) into %s",
@@ -111,8 +118,11 @@ def _stream(
             acquiring = True
             window_start, window_frames = time.monotonic(), 0
             continue
-        if isinstance(message, Request):  # describe, get_setting, set_setting
-            ctx.send(answer(message, setting_handlers(camera, fixed=FIXED_SETTINGS), "camera"))
+        if isinstance(message, Request):  # describe, get_setting, set_setting, truth
+            handlers = setting_handlers(camera, fixed=FIXED_SETTINGS)
+            if truth_numbers is not None:
+                handlers["truth"] = lambda frame=None: _truth(camera, truth_numbers, frame)
+            ctx.send(answer(message, handlers, "camera"))
             continue
         if not acquiring:
             continue
@@ -130,6 +140,10 @@ def _stream(
             and video.get_unread_stack_count() >= video.n_stacks - 1
         ):
             video.read_stack_no_return()
+        if truth_numbers is not None:
+            truth_numbers[next_number] = frame.number
+            if len(truth_numbers) > TRUTH_FRAMES:
+                truth_numbers.popitem(last=False)
         try:
             video.write_image_and_timestamp(frame.image, frame.timestamp, next_number)
             acquired += 1
@@ -146,3 +160,13 @@ def _stream(
         if elapsed >= STATS_INTERVAL_S:
             report(window_frames / elapsed)
             window_start, window_frames = time.monotonic(), 0
+
+
+def _truth(camera: Any, numbers: OrderedDict[int, int], frame: int | None) -> dict[str, Any]:
+    """Ground truth of frame ``frame`` (this worker's numbering; None: the newest)."""
+    if frame is None and numbers:
+        frame = next(reversed(numbers))
+    truth = camera.truth_dict(numbers[frame]) if frame in numbers else None
+    if truth is None:
+        raise ValueError(f"no ground truth for frame {frame} (not simulated, or too old)")
+    return {**truth, "frame": frame}

@@ -1,0 +1,392 @@
+"""Z-LUT calibration in the daemon: the focus sweep, the quality report and LUT files.
+
+The sweep is a supervised asyncio task of the manager, started on demand. It only orchestrates:
+it moves the focus through the motor worker, waits until the focus telemetry is on target plus a
+settle time, tells the tracking workers which step to capture (they write the profiles of frames
+taken after that moment into the shared-memory :class:`ZLUTSweepDataset`), then builds one LUT per
+bead from the dataset in a thread (so the event loop stays responsive), judges them
+(:func:`~magscope_app.zlut.assess_luts`) and applies the usable ones. Whatever happens (success,
+failure, ``zlut_cancel``), the focus position and the acquisition state are restored, the ROI
+set is unfrozen and the dataset is destroyed: no shared memory is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..buffers import ZLUTSweepDataset
+from ..control.commands import CommandTable, Param
+from ..control.protocol import CommandError
+from ..ipc import Pause, Resume
+from ..paths import state_dir
+from ..tracking import ZLUT
+from ..workers.motor import worker_name
+from ..zlut import (
+    LUTFileError,
+    QualityReport,
+    assess_luts,
+    build_luts,
+    import_magscope_lut,
+    last_lut,
+    load_luts,
+    remember_last,
+    save_luts,
+)
+from .base import DaemonContext, Service
+from .camera import CAMERA_WORKER
+from .motors import MotorService
+from .tracking import TrackingService
+
+log = logging.getLogger(__name__)
+
+FOCUS = "focus"
+#: How close (nm) the focus telemetry must be to the plane's target to count as on target.
+ON_TARGET_NM = 5.0
+MOVE_TIMEOUT_S = 30.0
+#: Extra capacity per bead and plane for frames captured while a step is being closed.
+CAPTURE_MARGIN = 16
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A validated sweep: focus positions (nm) of every plane, frames per plane, settle time."""
+
+    planes_nm: tuple[float, ...]
+    per_plane: int
+    settle_s: float
+    beads: tuple[int, ...]
+
+
+class ZLUTService(Service):
+    """Commands ``zlut_sweep``, ``zlut_status``, ``zlut_cancel``, ``zlut_show``, ``zlut_save``,
+    ``zlut_load``; status part ``zlut``."""
+
+    name = "zlut"
+
+    def __init__(self, ctx: DaemonContext, motors: MotorService, tracking: TrackingService) -> None:
+        super().__init__(ctx)
+        self.motors = motors
+        self.tracking = tracking
+        self._task: asyncio.Task | None = None
+        self._progress: dict[str, Any] = {"state": "idle"}
+        self._luts: dict[int, ZLUT] = {}
+        self._report: QualityReport | None = None
+        self._dataset: ZLUTSweepDataset | None = None
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        asyncio.get_running_loop().call_soon(self._load_remembered)
+
+    def _load_remembered(self) -> None:
+        """The daemon remembers the last LUT file it saved or loaded and loads it at start."""
+        path = last_lut(state_dir(self.ctx.instance))
+        if path is None:
+            return
+
+        async def load() -> None:
+            try:
+                await self._load(str(path), bead=None, one_for_all=None)
+                self.ctx.event(f"loaded the last Z-LUT file {path}", source="zlut")
+            except CommandError as exc:
+                self.ctx.event(
+                    f"last Z-LUT file {path} not loaded: {exc.message}",
+                    level="warning", source="zlut",
+                )  # fmt: skip
+
+        asyncio.get_running_loop().create_task(load())
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def status(self) -> dict[str, Any]:
+        return {**self._progress, "luts": sorted(self._luts)}
+
+    # -- commands ---------------------------------------------------------------------------------
+    def add_commands(self, table: CommandTable) -> None:
+        table.add(
+            "zlut_sweep",
+            self._cmd_sweep,
+            Param("start", "float", help="first focus position, nm"),
+            Param("stop", "float", help="last focus position, nm"),
+            Param("step", "float", help="focus step, nm (sign from start to stop)"),
+            Param("per_plane", "int", minimum=1, maximum=10_000, help="profiles per bead"),
+            Param(
+                "settle_s",
+                "float",
+                required=False,
+                default=0.1,
+                minimum=0.0,
+                maximum=60.0,
+                help="wait after the focus is on target, s",
+            ),
+            help="record per-bead Z-LUTs by stepping the focus (runs in the background)",
+        )
+        table.add("zlut_status", self._cmd_status, help="progress of the Z-LUT sweep")
+        table.add("zlut_cancel", self._cmd_cancel, help="cancel the running Z-LUT sweep")
+        table.add("zlut_show", self._cmd_show, help="quality report of the Z-LUTs in use")
+        table.add(
+            "zlut_save",
+            self._cmd_save,
+            Param("path", "str", help="HDF5 file to write"),
+            help="save the Z-LUTs of the last sweep (or last load) to a file",
+        )
+        table.add(
+            "zlut_load",
+            self._cmd_load,
+            Param("path", "str", help="HDF5 LUT file, or MagScope text LUT (.txt/.csv)"),
+            Param("bead", "int", required=False, minimum=0,
+                  help="apply to this bead only (MagScope text LUTs; default: all beads)"),
+            Param("one_for_all", "int", required=False, minimum=0,
+                  help="apply this bead's LUT (from the file) to every bead"),
+            help="load Z-LUTs from a file (checked against the tracking settings)",
+        )  # fmt: skip
+
+    async def _cmd_sweep(
+        self, start: float, stop: float, step: float, per_plane: int, settle_s: float
+    ) -> dict[str, Any]:
+        if self._task is not None and not self._task.done():
+            raise CommandError("failed", "a Z-LUT sweep is already running (zlut_cancel stops it)")
+        plan = await self._validate(start, stop, step, per_plane, settle_s)
+        self._progress = {
+            "state": "running", "plane": 0, "planes": len(plan.planes_nm),
+            "profiles": 0, "eta_s": None, "message": None, "started": time.time(),
+        }  # fmt: skip
+        self._task = asyncio.get_running_loop().create_task(self._run(plan))
+        self.ctx.event(
+            f"Z-LUT sweep started: {len(plan.planes_nm)} planes from {start:g} to "
+            f"{plan.planes_nm[-1]:g} nm, {per_plane} profiles per bead, {len(plan.beads)} beads",
+            source="zlut",
+        )
+        return {"planes": len(plan.planes_nm), "beads": list(plan.beads)}
+
+    async def _cmd_status(self) -> dict[str, Any]:
+        return self.status()
+
+    async def _cmd_cancel(self) -> dict[str, Any]:
+        if self._task is None or self._task.done():
+            raise CommandError("failed", "no Z-LUT sweep is running")
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        return self.status()
+
+    async def _cmd_show(self) -> dict[str, Any]:
+        if self._report is None:
+            raise CommandError("failed", "no Z-LUT quality report yet (run a sweep or load a file)")
+        return {"report": self._report.to_dict(), "text": self._report.format_report()}
+
+    async def _cmd_save(self, path: str) -> dict[str, Any]:
+        if not self._luts:
+            raise CommandError("failed", "no Z-LUTs to save (run a sweep or load a file first)")
+        target = Path(path).expanduser()
+        try:
+            save_luts(
+                target,
+                self._luts,
+                roi_size=self.tracking.beads.size,
+                pixel_size_nm=self.tracking.pixel_size_nm,
+                report=self._report,
+            )
+        except (OSError, ValueError) as exc:
+            raise CommandError("failed", f"zlut_save: cannot write {target}: {exc}") from None
+        remember_last(state_dir(self.ctx.instance), target)
+        self.ctx.event(f"saved {len(self._luts)} Z-LUT(s) to {target}", source="zlut")
+        return {"path": str(target), "beads": sorted(self._luts)}
+
+    async def _cmd_load(
+        self, path: str, bead: int | None = None, one_for_all: int | None = None
+    ) -> dict[str, Any]:
+        result = await self._load(path, bead=bead, one_for_all=one_for_all)
+        self.ctx.event(f"loaded Z-LUT(s) from {path}", source="zlut")
+        return result
+
+    async def _load(self, path: str, *, bead: int | None, one_for_all: int | None) -> dict:
+        source = Path(path).expanduser()
+        settings = self.tracking.settings
+        try:
+            if source.suffix.lower() in (".txt", ".csv", ".dat"):
+                lut = import_magscope_lut(source, settings)
+                luts: dict[int | None, ZLUT] = {bead: lut}
+                self._report = None
+            else:
+                file = load_luts(
+                    source,
+                    expected_settings=settings,
+                    roi_size=self.tracking.beads.size,
+                    pixel_size_nm=self.tracking.pixel_size_nm,
+                )
+                if one_for_all is None:
+                    luts = dict(file.luts)
+                else:
+                    luts = {None: file.as_zlut_set(one_for_all).default}
+                self._report = file.report
+        except (LUTFileError, OSError, ValueError, KeyError) as exc:
+            raise CommandError("invalid_argument", f"zlut_load: {exc}") from None
+        await self.tracking.apply_luts(luts, replace=True)
+        self._luts = {b: lut for b, lut in luts.items() if b is not None}
+        if source.suffix.lower() not in (".txt", ".csv", ".dat"):
+            remember_last(state_dir(self.ctx.instance), source)
+        return {"path": str(source), "beads": sorted(b for b in luts if b is not None),
+                "default": None in luts}  # fmt: skip
+
+    # -- the sweep --------------------------------------------------------------------------------
+    async def _validate(
+        self, start: float, stop: float, step: float, per_plane: int, settle_s: float
+    ) -> SweepPlan:
+        def refuse(text: str) -> CommandError:
+            return CommandError("invalid_argument", f"zlut_sweep: {text}")
+
+        if FOCUS not in self.motors.specs:
+            raise refuse("no focus stage is configured ([motors.focus] in the config)")
+        if not self.tracking.workers:
+            raise refuse("no tracking workers ([tracking] workers = 0)")
+        if step == 0:
+            raise refuse("step must not be 0")
+        if stop != start and math.copysign(1.0, stop - start) != math.copysign(1.0, step):
+            raise refuse(f"step {step:g} nm points away from stop ({start:g} -> {stop:g} nm)")
+        n_planes = math.floor((stop - start) / step + 1e-9) + 1
+        if n_planes < 3:
+            raise refuse(f"the range gives {n_planes} plane(s); at least 3 are needed")
+        planes = tuple(start + i * step for i in range(n_planes))
+        described = await self.ctx.request(worker_name(FOCUS), "describe")
+        limits = {s["name"]: s["value"] for s in described["settings"]}
+        lower, upper = limits["lower_limit"], limits["upper_limit"]
+        if min(planes) < lower or max(planes) > upper:
+            raise refuse(
+                f"planes {min(planes):g}..{max(planes):g} nm leave the focus limits "
+                f"[{lower:g}, {upper:g}] nm"
+            )
+        beads = tuple(b["id"] for b in self.tracking.beads.describe())
+        if not beads:
+            raise refuse("no beads: add beads before recording Z-LUTs")
+        return SweepPlan(planes, per_plane, settle_s, beads)
+
+    async def _run(self, plan: SweepPlan) -> None:
+        ctx = self.ctx
+        was_acquiring = ctx.acquiring
+        home = self.motors.latest(FOCUS)["position"]
+        n_beads = len(plan.beads)
+        margin = CAPTURE_MARGIN + ctx.config.daemon.images_per_stack * len(self.tracking.workers)
+        self._dataset = ZLUTSweepDataset.create(
+            locks=ctx.locks,
+            capacity=len(plan.planes_nm) * n_beads * (plan.per_plane + margin),
+            profile_length=self.tracking.settings.n_bins,
+            n_steps=len(plan.planes_nm),
+            n_beads=n_beads,
+            profiles_per_bead=plan.per_plane,
+            instance=ctx.instance,
+        )
+        self.tracking.frozen = "a Z-LUT sweep is running"
+        try:
+            if not was_acquiring:
+                ctx.acquiring = True
+                ctx.send(CAMERA_WORKER, Resume())
+            await self.tracking.sweep_request("sweep_attach")
+            self._dataset.set_state(ZLUTSweepDataset.STATE_CAPTURING)
+            t0 = time.monotonic()
+            for index, z in enumerate(plan.planes_nm):
+                self._progress.update(plane=index + 1)
+                motor_z = await self._focus_to(z, plan.settle_s)
+                await self._capture(index, motor_z, plan, n_beads)
+                done = index + 1
+                elapsed = time.monotonic() - t0
+                self._progress.update(eta_s=elapsed / done * (len(plan.planes_nm) - done))
+            await self.tracking.sweep_request("sweep_step", step=None, motor_z=0.0, since=0.0)
+            self._dataset.set_state(ZLUTSweepDataset.STATE_COMPLETE)
+            data = self._dataset.peek()
+            luts, report = await asyncio.to_thread(self._build, data)
+            usable = report.select(luts)
+            if not usable:
+                raise RuntimeError(f"no bead gave a usable Z-LUT: {report.rejected}")
+            await self.tracking.apply_luts(dict(usable), replace=True)
+            self._luts, self._report = dict(luts), report
+            outcome = {
+                "state": "complete",
+                "message": f"{len(usable)} of {n_beads} beads usable; "
+                f"rejected: {report.rejected or 'none'}",
+            }
+        except asyncio.CancelledError:
+            outcome = {"state": "cancelled", "message": "cancelled"}
+        except Exception as exc:
+            if self._dataset is not None:
+                self._dataset.set_state(ZLUTSweepDataset.STATE_FAILED)
+            outcome = {"state": "failed", "message": f"{type(exc).__name__}: {exc}"}
+        finally:
+            await self._restore(home, was_acquiring)
+        # Reported only now, so "complete" means the focus and acquisition are restored too.
+        self._progress.update(outcome, eta_s=0.0)
+        level = {"complete": "info", "cancelled": "warning"}.get(outcome["state"], "error")
+        ctx.event(f"Z-LUT sweep {outcome['state']}: {outcome['message']}", level=level,
+                  source="zlut")  # fmt: skip
+
+    def _build(self, data: dict[str, np.ndarray]) -> tuple[dict[int, ZLUT], QualityReport]:
+        built = build_luts(data, self.tracking.settings)
+        return dict(built), assess_luts(built)
+
+    async def _focus_to(self, z: float, settle_s: float) -> float:
+        """Move the focus to ``z`` nm, wait until its telemetry is on target and not moving, then
+        ``settle_s``; returns the focus position (nm) reported after settling."""
+        await self.ctx.request(worker_name(FOCUS), "move", position=z)
+        deadline = time.monotonic() + MOVE_TIMEOUT_S
+        while True:
+            state = self.motors.latest(FOCUS)
+            if (
+                state["position"] is not None
+                and not state["moving"]
+                and abs(state["position"] - z) <= ON_TARGET_NM
+                and state["time"] > time.time() - 1.0
+            ):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"focus not on target {z:g} nm after {MOVE_TIMEOUT_S:g} s")
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(settle_s)
+        return float(self.motors.latest(FOCUS)["position"])
+
+    async def _capture(self, index: int, motor_z: float, plan: SweepPlan, n_beads: int) -> None:
+        """Capture ``per_plane`` profiles per bead from frames taken from now on."""
+        assert self._dataset is not None
+        target = self._dataset.get_count() + plan.per_plane * n_beads
+        await self.tracking.sweep_request(
+            "sweep_step", step=index, motor_z=motor_z, since=time.time(), beads=list(plan.beads)
+        )
+        frame_period = 1.0 / max(float(self.ctx.config.camera.params.get("frame_rate", 100.0)), 1)
+        deadline = time.monotonic() + 10.0 + 5 * plan.per_plane * frame_period
+        while (count := self._dataset.get_count()) < target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"plane {index + 1}: only {count - target + plan.per_plane * n_beads} of "
+                    f"{plan.per_plane * n_beads} profiles captured (is the camera running?)"
+                )
+            await asyncio.sleep(0.02)
+        await self.tracking.sweep_request("sweep_step", step=None, motor_z=0.0, since=0.0)
+        self._progress.update(profiles=self._dataset.get_count())
+
+    async def _restore(self, home: float | None, was_acquiring: bool) -> None:
+        """Put everything back as it was before the sweep; never raises."""
+        steps = [
+            ("detach the tracking workers", self.tracking.sweep_request("sweep_detach")),
+        ]
+        if home is not None:
+            steps.append(("restore the focus", self._focus_to(home, 0.0)))
+        for what, step in steps:
+            try:
+                await step
+            except Exception as exc:
+                log.error("Z-LUT sweep: could not %s: %s", what, exc)
+        if not was_acquiring:
+            self.ctx.acquiring = False
+            self.ctx.send(CAMERA_WORKER, Pause())
+        self.tracking.frozen = None
+        if self._dataset is not None:
+            self._dataset.destroy()
+            self._dataset = None
