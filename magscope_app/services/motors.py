@@ -163,7 +163,7 @@ class MotorService(Service):
 
     async def _motor_state(self, motor: str) -> dict[str, Any]:
         self._check_motor(motor)
-        return self._latest(motor)
+        return self.latest(motor)
 
     async def _get_setting(self, device: str, name: str) -> Any:
         if device == "camera":
@@ -211,10 +211,6 @@ class MotorService(Service):
 
     # -- telemetry ----------------------------------------------------------------------------
     def latest(self, motor: str) -> dict[str, Any]:
-        """The newest telemetry of ``motor``: unit, time, position, target, moving, age_s."""
-        return self._latest(motor)
-
-    def _latest(self, motor: str) -> dict[str, Any]:
         """The newest telemetry row of ``motor`` as a dict (values None before the first)."""
         rows = self._buffers[motor].peek_last(1)
         state: dict[str, Any] = {"unit": self.units[motor]}
@@ -240,7 +236,7 @@ class MotorService(Service):
 
     def status(self) -> dict[str, Any]:
         return {
-            motor: self._latest(motor) | {"error": self._errors.get(motor)} for motor in self.specs
+            motor: self.latest(motor) | {"error": self._errors.get(motor)} for motor in self.specs
         }
 
     # -- stop ---------------------------------------------------------------------------------
