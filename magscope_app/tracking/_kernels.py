@@ -371,7 +371,8 @@ def _xy_stage(
     Starts with a profile fit about (cx, cy) when ``fit_first`` (else ``coef`` must hold a
     profile about (cx, cy), e.g. from a coarser stage: the steps re-fit it anyway); stops after
     a step shorter than ``tolerance`` or ``iterations`` steps. With ``n > 0``, every step from
-    the second on also accumulates the output profile about its starting centre.
+    the third on also accumulates the output profile about its starting centre (the second step
+    is rarely shorter than the tolerance: accumulating there costs more than a separate pass).
     Returns (cx, cy, ok, fused): ``fused`` is True when the last step converged and accumulated
     the output profile sums (``pdiag``, ``poff``, ``prhs``) about a centre closer than
     ``tolerance`` to (cx, cy).
@@ -381,7 +382,7 @@ def _xy_stage(
         fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf, stride)
     fused = False
     for it in range(iterations):
-        n_out = n if it > 0 else 0
+        n_out = n if it > 1 else 0  # the third step is the usual last one
         sx, sy, good = joint_step(
             roi, cx, cy, dr_xy, n_xy, reg, coef, diag, off, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
             stride, dr, n_out, pdiag, poff, prhs,
