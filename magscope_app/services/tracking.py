@@ -46,7 +46,7 @@ ROI_CAPACITY = 1024
 #: Longest radial profile the LiveProfileBuffer holds (samples).
 PROFILE_CAPACITY = 1024
 #: Longest time the camera is held at start for the tracking workers to get ready (s).
-HOLD_TIMEOUT_S = 30.0
+HOLD_TIMEOUT_S = 15.0
 
 _COUNTERS = ("stacks", "frames", "rows", "rois", "sweep_rows", "sweep_errors")
 
