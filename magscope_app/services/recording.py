@@ -92,7 +92,6 @@ class RecordingService(Service):
         self._stop_reason: str | None = None
         self._ready: asyncio.Future | None = None
         self._watch: asyncio.Task | None = None
-        self._stopping = False
         self._finished = asyncio.Event()
         self._forwarder = _LogForwarder(self._forward)
 
@@ -206,7 +205,6 @@ class RecordingService(Service):
 
     async def _finish(self, reason: StopReason) -> dict[str, Any]:
         """Ask the recorder to close with ``reason``; wait at most STOP_DEADLINE_S."""
-        self._stopping = True
         try:
             result = await self.ctx.request(
                 RECORDER_WORKER, "stop", timeout=STOP_DEADLINE_S, reason=reason.value
@@ -245,17 +243,15 @@ class RecordingService(Service):
             finished.cancel()
             await supervisor.stop(RECORDER_WORKER, timeout=1.0)  # Shutdown; no restart
         code = exited.result() if exited.done() else None
-        crashed = self._stats.get("state") not in ("finished", "error")
+        if self._stats.get("state") not in ("finished", "error") and self._path is not None:
+            await self._after_crash(code)  # still "running" until the file is repaired
         self._end_recording()
-        if crashed and self._path is not None:
-            await self._after_crash(code)
         self._watch = None
 
     async def _after_crash(self, code: int | None) -> None:
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         problem = f"recorder worker died ({how}) while recording {self._path}"
         self._last_error = problem
-        self._stop_reason = StopReason.RECOVERED_AFTER_CRASH.value
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(CommandError("failed", problem))
             return  # never started: nothing was written
@@ -266,6 +262,7 @@ class RecordingService(Service):
             repaired = await asyncio.to_thread(recover, path)
             note = f"recovered {path} after the recorder died" if repaired else "nothing to do"
             self.ctx.event(note, level="warning", source=self.name)
+            self._stop_reason = StopReason.RECOVERED_AFTER_CRASH.value
         except RecordingError as e:
             self._last_error = f"{problem}; recovery failed: {e.problem}"
             self.ctx.event(self._last_error, level="error", source=self.name)
@@ -275,7 +272,6 @@ class RecordingService(Service):
         if not self._running:
             return
         self._running = False
-        self._stopping = False
         with contextlib.suppress(ValueError):
             self.ctx.event_listeners.remove(self._forward)
         logging.getLogger().removeHandler(self._forwarder)

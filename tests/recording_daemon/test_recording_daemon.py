@@ -21,7 +21,7 @@ from magscope_app.recording import open_recording
 pytestmark = pytest.mark.timeout(120)
 
 
-def _wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
+def _wait_for(predicate, timeout: float = 60.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
