@@ -2,9 +2,9 @@
 
 N of these run in parallel (``tracking:0`` …). Each blocks on the camera's ``stack_ready``
 semaphore (released once per completed stack) with a short timeout, so it also answers its pipe
-and never spins; then it claims stacks (:meth:`VideoBuffer.claim_stack`) until none is left and
-computes with no lock held. For every frame of a stack it crops every bead ROI of the
-BeadRoiBuffer (re-read only when its ``version`` changes), tracks them with
+and never spins; then it claims stacks (:meth:`VideoBuffer.claim_stack`), one per turn of its
+loop, until none is left, and computes with no lock held. For every frame of a stack it crops
+every bead ROI of the BeadRoiBuffer (re-read only when its ``version`` changes), tracks them with
 :func:`~magscope_app.tracking.track_xyz` and appends rows (:data:`TRACK_COLUMNS`) to the shared
 ``Tracks`` MatrixBuffer (one locked write per stack). Beads whose ROI touches or crosses the
 frame edge are tracked on a ROI padded with the frame's median and flagged ``AT_EDGE``; failed
@@ -234,13 +234,16 @@ class TrackingJob:
         return {"rows": rows}
 
     # -- tracking -------------------------------------------------------------------------------
-    def drain(self) -> None:
-        """Claim and track stacks until none is left."""
-        while (claim := self.video.claim_stack()) is not None:
-            try:
-                self.track_stack(claim.frames, claim.timestamps, claim.frame_numbers)
-            finally:
-                self.video.release_stack(claim)
+    def track_next(self) -> bool:
+        """Claim and track the oldest unclaimed stack; False if there was none."""
+        claim = self.video.claim_stack()
+        if claim is None:
+            return False
+        try:
+            self.track_stack(claim.frames, claim.timestamps, claim.frame_numbers)
+        finally:
+            self.video.release_stack(claim)
+        return True
 
     def track_stack(self, frames: np.ndarray, timestamps: np.ndarray, numbers: np.ndarray) -> None:
         """Track every bead in every frame of a stack ``(n_images, h, w)``; write the rows."""
@@ -324,14 +327,16 @@ def _loop(ctx: WorkerContext, job: TrackingJob, stack_ready: Any) -> None:
     ctx.ready(pid_claims=True)
     last_report, last_rois = time.monotonic(), 0
     ctx.send(job.stats(0.0))
+    busy = False  # the last claim got a stack: more may wait (a semaphore token may be spent)
     while True:
         while (message := ctx.receive(timeout=0)) is not None:
             if isinstance(message, Shutdown):
                 return
             if isinstance(message, Request):
                 job.handle(message)
-        if stack_ready.acquire(timeout=WAIT_S):
-            job.drain()
+        # One stack per turn, so requests and stats are served even when the worker is behind.
+        if busy or stack_ready.acquire(timeout=WAIT_S):
+            busy = job.track_next()
         now = time.monotonic()
         if now - last_report >= STATS_INTERVAL_S:
             rate = (job.counts["rois"] - last_rois) / (now - last_report)
