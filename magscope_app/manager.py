@@ -93,7 +93,7 @@ class Daemon:
                 self._log_queue,
                 self._on_worker_message,
                 on_started=self._on_worker_started,
-                locks=self.ctx.locks.values(),
+                locks=self.ctx.locks,
                 max_crashes=self.ctx.config.daemon.max_worker_crashes,
             )
             self._services = build_services(self.ctx)

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,8 @@ class SupervisedWorker:
 class Supervisor:
     """Runs workers on ``loop`` and forwards their messages to ``on_message(name, message)``.
 
-    ``locks`` are the cross-process locks workers take; after a crash any of them still held (by
+    ``locks`` (name -> lock, read at each crash, so locks added later count) are the cross-process
+    locks workers take; after a crash any of them still held (by
     the dead worker, since hold times are microseconds) is released so survivors don't deadlock.
     ``on_started(name)`` is called each time a worker process has been (re)started.
     """
@@ -70,7 +71,7 @@ class Supervisor:
         on_message: Callable[[str, WorkerMessage], None],
         *,
         on_started: Callable[[str], None] | None = None,
-        locks: Sequence[Any] = (),
+        locks: Mapping[str, Any] | None = None,
         max_crashes: int = 5,
         crash_window_s: float = 60.0,
     ) -> None:
@@ -78,7 +79,7 @@ class Supervisor:
         self._log_queue = log_queue
         self._on_message = on_message
         self._on_started = on_started
-        self._locks = list(locks)
+        self._locks = locks if locks is not None else {}
         self._max_crashes = max_crashes
         self._crash_window_s = crash_window_s
         self._workers: dict[str, SupervisedWorker] = {}
@@ -168,7 +169,7 @@ class Supervisor:
             self._loop.remove_reader(worker.conn.fileno())
             worker.conn.close()
             worker.conn = None
-        process.join(0)
+        process.join(1.0)  # the sentinel closes just before the child can be reaped
         code = process.exitcode
         if worker.exited is not None and not worker.exited.done():
             worker.exited.set_result(code)
@@ -202,7 +203,7 @@ class Supervisor:
         self._spawn(worker)
 
     def _recover_locks(self) -> None:
-        for lock in self._locks:
+        for lock in self._locks.values():  # read now: services add locks after start-up
             if lock.acquire(timeout=0.05):
                 lock.release()
             else:

@@ -8,11 +8,37 @@
 * :mod:`.camera` - :class:`SimulatedCamera`; :mod:`.motors` - the simulated motors.
 """
 
-from .camera import FrameTruth, SimulatedCamera
-from .motors import SimulatedFocus, SimulatedMagnetHeight, SimulatedMagnetRotation
-from .optics import OpticsParams, expected_roi, relative_intensity
-from .world import World, WorldParams, WorldSample, simulation_params
-from .world_control import AXES, AxisMotion, LocalWorldControl, WorldControl, segment_name
+import importlib
+from typing import Any
+
+# Exports are imported on first use: a simulated motor worker must not pay for the camera's
+# numba kernels it never runs.
+_EXPORTS = {
+    "FrameTruth": ".camera",
+    "SimulatedCamera": ".camera",
+    "SimulatedFocus": ".motors",
+    "SimulatedMagnetHeight": ".motors",
+    "SimulatedMagnetRotation": ".motors",
+    "OpticsParams": ".optics",
+    "expected_roi": ".optics",
+    "relative_intensity": ".optics",
+    "World": ".world",
+    "WorldParams": ".world",
+    "WorldSample": ".world",
+    "simulation_params": ".world",
+    "AXES": ".world_control",
+    "AxisMotion": ".world_control",
+    "LocalWorldControl": ".world_control",
+    "WorldControl": ".world_control",
+    "segment_name": ".world_control",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+
 
 __all__ = [
     "AXES",

@@ -110,8 +110,15 @@ def test_paused_daemon_is_idle(start_daemon, instance_name):
     """No process polls: a paused daemon uses (almost) no CPU. The bench gives the exact figure;
     this only catches a spinning loop (which would use ~100 % of a core)."""
     daemon = start_daemon(instance_name, "--config", str(SMALL), "--paused")
-    status = daemon.wait_ready()
-    time.sleep(1.0)  # start-up work (imports, JIT) is over
+    daemon.wait_ready()
+    with connect(instance_name) as client:  # every worker has finished its start-up (JIT) work
+
+        def all_running() -> dict | None:
+            status = client.status()
+            return status if all(w["state"] == "running" for w in status["workers"]) else None
+
+        status = _wait_for(all_running, timeout=120)
+    time.sleep(1.0)
     pids = [daemon.pid] + [w["pid"] for w in status["workers"]]
 
     def cpu_seconds() -> float:
