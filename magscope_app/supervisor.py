@@ -2,10 +2,11 @@
 
 Each worker is a ``spawn`` process with a duplex pipe. The manager's event loop watches the pipe
 and the process sentinel with ``loop.add_reader`` (no polling): a message is handled as soon as it
-arrives and a dead worker is noticed as soon as the kernel reports it. A worker that dies without
-being asked to is restarted after a back-off (0.5 s, 1 s, 2 s, … capped at 10 s); after
-``max_crashes`` crashes within ``crash_window_s`` it is marked failed, reported in status, and left
-stopped while the daemon stays up.
+arrives and a dead worker is noticed as soon as the kernel reports it. A worker that exits with
+status 0 has finished; one that dies otherwise without being asked to is restarted after a
+back-off (0.5 s, 1 s, 2 s, … capped at 10 s); after ``max_crashes`` crashes within
+``crash_window_s`` it is marked failed, reported in status, and left stopped while the daemon
+stays up.
 """
 
 from __future__ import annotations
@@ -173,7 +174,9 @@ class Supervisor:
         code = process.exitcode
         if worker.exited is not None and not worker.exited.done():
             worker.exited.set_result(code)
-        if worker.state == "stopping" or self._stopping:
+        if worker.state == "stopping" or self._stopping or code == 0:
+            if code == 0 and worker.state != "stopping":
+                log.info("worker %s finished", worker.spec.name)
             worker.state = "stopped"
             return
         self._recover_locks()
