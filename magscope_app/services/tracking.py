@@ -19,7 +19,6 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -263,9 +262,6 @@ class TrackingService(Service):
                   Param("z_nm", "list", help="plane heights (m,) nm, monotonic"),
                   Param("profiles", "list", help="profiles (m, n_bins)"),
                   help="load a Z-LUT from arrays")  # fmt: skip
-        table.add("load_zlut", self._cmd_load_zlut,
-                  Param("path", "str", help=".npz file with arrays z_nm and profiles"), opt_bead,
-                  help="load a Z-LUT file")  # fmt: skip
         table.add("unload_zlut", self._cmd_unload_zlut,
                   Param("bead", "int", required=False, help="bead id; omit: every LUT"),
                   help="unload Z-LUTs")  # fmt: skip
@@ -344,19 +340,6 @@ class TrackingService(Service):
         self.luts[bead] = (z, p)
         await self._broadcast("set_zlut", bead=bead, z_nm=z, profiles=p)
         return {"bead": bead, "planes": len(z), "z_range_nm": [float(z.min()), float(z.max())]}
-
-    async def _cmd_load_zlut(self, path: str, bead: int | None = None) -> dict[str, Any]:
-        file = Path(path).expanduser()
-        try:
-            with np.load(file, allow_pickle=False) as data:
-                z, p = data["z_nm"], data["profiles"]
-        except (OSError, KeyError, ValueError) as exc:
-            raise CommandError(
-                "invalid_argument",
-                f"load_zlut: cannot read {str(file)!r} (want an .npz with z_nm and profiles): "
-                f"{exc}",
-            ) from None
-        return await self._cmd_set_zlut(z.tolist(), p.tolist(), bead)
 
     async def _cmd_unload_zlut(self, bead: int | None = None) -> dict[str, Any]:
         if bead is not None and bead not in self.luts:

@@ -149,7 +149,7 @@ def _stream(
             acquired += 1
             window_frames += 1
             frames.write(np.array([frame.timestamp, next_number, lost], dtype=np.float64))
-            if video.frames_written % video.n_images == 0:
+            if has_consumers and video.frames_written % video.n_images == 0:
                 stack_ready.release()
         except BufferOverflow:
             lost += 1

@@ -162,7 +162,7 @@ def test_bad_commands_are_refused_and_cli(start_daemon, instance_name):
         _refused(client, "unload_zlut", bead=1)
         _refused(client, "set_tracking_settings", xy_iterations=0)
         _refused(client, "set_tracking_settings", radial_step_px="fine")
-        _refused(client, "load_zlut", path="/nonexistent/lut.npz")
+        _refused(client, "zlut_load", path="/nonexistent/lut.h5")
         assert client.call("beads")["beads"][0]["roi"] == [68, 132, 68, 132]  # unchanged
 
         # Good commands change the state.
