@@ -20,7 +20,8 @@ class TrackingSettings:
     ``xy_step_px``, ``xy_radius_px``: node spacing and outer radius (px) of the profile spline
         fitted jointly with the centre. A coarser spline converges in fewer steps; a large radius
         uses the ROI corners, which hold much of the xy information.
-    ``xy_iterations``: maximum Gauss–Newton steps of the radial-model xy fit.
+    ``xy_iterations``: maximum Gauss–Newton steps of the radial-model xy fit, per stage (a coarse
+        stage on a quarter of the pixels, then the stage on every pixel).
     ``xy_tolerance_px``: stop the xy fit when a step is smaller than this (px).
     ``guess_smooth_px``: half-width of the box filter of the first guess (px).
     ``guess_window_px``: radius of the dark-spot centroid window of the first guess (px).
