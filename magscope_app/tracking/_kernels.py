@@ -154,14 +154,16 @@ def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, 
         half = math.sqrt(rem)
         j0 = _aligned(max(math.ceil(cx - half), 0), stride)
         j1 = min(math.floor(cx + half) + 1, w)
-        # distances first (a loop the compiler vectorises), then the scatter into the nodes
-        # (a unit-stride loop even when stride > 1, so that it vectorises)
-        for j in range(j0, j1):
-            dx = j - cx
-            ubuf[j] = math.sqrt(dx * dx + dy2) * inv_dr
+        # distances first (a loop the compiler vectorises), then the scatter into the nodes;
+        # ubuf[q] belongs to column j0 + q * stride
+        m = (j1 - j0 + stride - 1) // stride
+        for q in range(m):
+            dx = j0 + q * stride - cx
+            ubuf[q] = math.sqrt(dx * dx + dy2) * inv_dr
         row = roi[i]
-        for j in range(j0, j1, stride):
-            u = ubuf[j]
+        for q in range(m):
+            j = j0 + q * stride
+            u = ubuf[q]
             k = int(u)
             if k >= nm1:
                 continue
@@ -249,17 +251,19 @@ def joint_step(
         half = math.sqrt(rem)
         j0 = _aligned(max(math.ceil(cx - half), 0), stride)
         j1 = min(math.floor(cx + half) + 1, w)
-        # distances and inverse distances first (vectorised), then the scatter into the nodes
-        # (a unit-stride loop even when stride > 1, so that it vectorises)
-        for j in range(j0, j1):
-            dx = j - cx
+        # distances and inverse distances first (vectorised), then the scatter into the nodes;
+        # ubuf[q], ibuf[q] belong to column j0 + q * stride
+        m = (j1 - j0 + stride - 1) // stride
+        for q in range(m):
+            dx = j0 + q * stride - cx
             rho = math.sqrt(dx * dx + dy2)
-            ubuf[j] = rho
-            ibuf[j] = 1.0 / rho if rho > 1e-9 else 0.0
+            ubuf[q] = rho
+            ibuf[q] = 1.0 / rho if rho > 1e-9 else 0.0
         row = roi[i]
         if n_out > 0:
-            for j in range(j0, j1, stride):
-                u2 = ubuf[j] * inv_dr_out
+            for q in range(m):
+                j = j0 + q * stride
+                u2 = ubuf[q] * inv_dr_out
                 k2 = int(u2)
                 if k2 >= no1:
                     continue
@@ -271,9 +275,10 @@ def joint_step(
                 poff[k2] += f2 * g2
                 prhs[k2] += g2 * v
                 prhs[k2 + 1] += f2 * v
-        for j in range(j0, j1, stride):
+        for q in range(m):
+            j = j0 + q * stride
             v = row[j]
-            u = ubuf[j] * inv_dr
+            u = ubuf[q] * inv_dr
             k = int(u)
             if k >= nm1:
                 continue
@@ -293,7 +298,7 @@ def joint_step(
             off[k] += wg * f
             rhs[k, 0] += wg * res
             rhs[k + 1, 0] += wf * res
-            ds = sl * inv_dr * ibuf[j]  # 0 at the centre, where the direction is undefined
+            ds = sl * inv_dr * ibuf[q]  # 0 at the centre, where the direction is undefined
             gx = -ds * (j - cx)
             gy = -ds * dy
             rhs[k, 1] += wg * gx
