@@ -45,7 +45,7 @@ seed = 3
 default_magnet_height_mm = 0.5   # ~24 pN: tethers taut, small z fluctuations
 
 [daemon]
-video_stacks = 16
+video_stacks = 32
 images_per_stack = 2
 """
 
