@@ -51,7 +51,8 @@ def build_services(ctx: DaemonContext) -> list[Service]:
     camera = CameraService(ctx, has_consumers=ctx.config.tracking.workers > 0)
     motors = MotorService(ctx)
     tracking = TrackingService(ctx, camera)
-    return [camera, motors, tracking, ZLUTService(ctx, motors, tracking), RecordingService(ctx)]
+    zlut = ZLUTService(ctx, motors, tracking)
+    return [camera, motors, tracking, zlut, RecordingService(ctx, tracking)]
 
 
 class Daemon:

@@ -79,8 +79,9 @@ class RecordingService(Service):
 
     name = "recording"
 
-    def __init__(self, ctx: DaemonContext) -> None:
+    def __init__(self, ctx: DaemonContext, tracking: Any = None) -> None:
         super().__init__(ctx)
+        self.tracking = tracking  # the TrackingService, whose Z-LUTs in use are recorded
         self.state = RecordingState(instance_paths(ctx.instance).state)
         self._running = False
         self._path: Path | None = None
@@ -101,6 +102,16 @@ class RecordingService(Service):
         for note in recover_leftovers(self.state, folders):
             level = "warning" if note.startswith("recovered") else "error"
             self.ctx.event(note, level=level, source=self.name)
+
+    def _zluts_in_use(self) -> list[dict[str, Any]]:
+        """The Z-LUTs tracking uses now (bead -1: the default LUT of beads without their own)."""
+        if self.tracking is None:
+            return []
+        settings = self.tracking.settings.to_dict()
+        return [
+            {"bead": -1 if bead is None else bead, "z": z, "profiles": p, "settings": settings}
+            for bead, (z, p) in self.tracking.luts.items()
+        ]
 
     def add_commands(self, table: CommandTable) -> None:
         table.add(
@@ -145,6 +156,7 @@ class RecordingService(Service):
                     "buffers": buffers,
                     "settings": settings,
                     "hardware": hardware,
+                    "zluts": self._zluts_in_use(),
                     "interval_s": READ_INTERVAL_S,
                 },
             )

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..buffers import BeadRoiBuffer, MatrixBuffer, VideoBuffer
 from ..ipc import Reply, Request, Shutdown, Stats
-from ..recording import RecordingError, RecordingWriter, StopReason
+from ..recording import RecordingError, RecordingWriter, StopReason, ZLut
 from ._record_sources import RoiWatcher, RowSource, VideoCapture, describe_sources
 from ._runtime import WorkerContext
 
@@ -60,6 +60,7 @@ class Recorder:
         buffers: dict[str, Any],
         settings: dict[str, Any],
         hardware: dict[str, Any],
+        zluts: list[dict[str, Any]],
         interval_s: float,
     ) -> None:
         self.ctx = ctx
@@ -79,7 +80,7 @@ class Recorder:
         self._back_pressure_warned = False
 
         try:
-            self._open(instance, locks, mode, duration_s, buffers, settings, hardware)
+            self._open(instance, locks, mode, duration_s, buffers, settings, hardware, zluts)
         except BaseException:
             self.release()
             raise
@@ -93,6 +94,7 @@ class Recorder:
         buffers: dict[str, Any],
         settings: dict[str, Any],
         hardware: dict[str, Any],
+        zluts: list[dict[str, Any]],
     ) -> None:
         def attach(cls: type, **kw: Any) -> Any:
             buf = cls(create=False, locks=locks, instance=instance, **kw)
@@ -123,6 +125,7 @@ class Recorder:
             settings=settings,
             hardware=hardware,
             rois=start_rois,
+            zluts=[ZLut(time=self.start_time, **lut) for lut in zluts],
             video=self.video.spec if self.video is not None else None,
             start_time=self.start_time,
         )

@@ -135,6 +135,10 @@ def test_tracks_and_roi_changes_recorded(start_daemon, instance_name, small_sim_
     _start(start_daemon, instance_name, small_sim_config)
     with connect(instance_name) as client:
         ids = _add_beads_or_skip(client)
+        lut_z = [-100.0, 0.0, 100.0]
+        n_bins = client.call("tracking_settings")["n_bins"]
+        lut_profiles = [[1.0 + 0.01 * k * i for i in range(n_bins)] for k in range(3)]
+        client.call("set_zlut", bead=ids[0], z_nm=lut_z, profiles=lut_profiles)
         path = Path(client.call("record_start", folder=str(tmp_path))["file"])
         _wait_for(lambda: client.call("record_status")["rows"].get("tracks", 0) > 20, timeout=30)
         client.call("move_bead", id=ids[0], x=70.0, y=66.0)
@@ -148,6 +152,8 @@ def test_tracks_and_roi_changes_recorded(start_daemon, instance_name, small_sim_
         log = r.roi_log()
         assert len(log["time"]) >= len(ids) + 1  # ROIs at start, then the move
         assert sorted(r.rois()) == sorted(ids)
+        lut = r.zlut(ids[0])  # the Z-LUT in use when the recording started
+        assert np.allclose(lut.z, lut_z) and np.allclose(lut.profiles, lut_profiles)
 
 
 def test_roi_video(start_daemon, instance_name, small_sim_config, tmp_path):
