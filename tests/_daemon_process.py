@@ -87,3 +87,15 @@ class DaemonProcess:
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
         self._stderr.close()
+
+
+def wait_for(predicate, timeout: float = 120.0, interval: float = 0.05):
+    """Poll ``predicate`` until it returns something truthy and return that; AssertionError after
+    ``timeout`` s (a generous deadline for a loaded machine, never a speed assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

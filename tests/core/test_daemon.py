@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _daemon_process import pid_alive
+from _daemon_process import pid_alive, wait_for
 
 from magscope_app.buffers import VideoBuffer
 from magscope_app.control import CommandError, connect
@@ -28,14 +28,6 @@ def _segments(instance: str) -> list[str]:
     return [p.name for p in Path("/dev/shm").iterdir() if p.name.startswith(f"msa-{instance}-")]
 
 
-def _wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def _worker(status: dict, name: str) -> dict:
@@ -54,7 +46,7 @@ def test_status_describe_and_live_frames(start_daemon, instance_name):
     daemon = start_daemon(instance_name, "--config", str(SMALL))
     daemon.wait_ready()
     with connect(instance_name) as client:
-        first = _wait_for(lambda: (s := client.status())["camera"]["frames_acquired"] > 5 and s)
+        first = wait_for(lambda: (s := client.status())["camera"]["frames_acquired"] > 5 and s)
         described = client.describe()
 
     result = _cli(instance_name, "status", "--json")
@@ -82,7 +74,7 @@ def test_status_describe_and_live_frames(start_daemon, instance_name):
         assert image.shape == tuple(desc["shape"][-2:])
         assert image.dtype == np.dtype(desc["dtype"])
         assert image.std() > 0  # a rendered, noisy image, not an empty buffer
-        later, _ = _wait_for(lambda: (p := viewer.peek_image())[0] > number and p)
+        later, _ = wait_for(lambda: (p := viewer.peek_image())[0] > number and p)
         assert later > number
     finally:
         viewer.close()
@@ -91,7 +83,7 @@ def test_status_describe_and_live_frames(start_daemon, instance_name):
 def test_pause_and_resume(start_daemon, instance_name):
     start_daemon(instance_name, "--config", str(SMALL)).wait_ready()
     with connect(instance_name) as client:
-        _wait_for(lambda: client.status()["camera"]["frames_acquired"] > 0)
+        wait_for(lambda: client.status()["camera"]["frames_acquired"] > 0)
         client.pause()
         time.sleep(0.3)  # let the frame in flight land
         paused = client.status()
@@ -100,7 +92,7 @@ def test_pause_and_resume(start_daemon, instance_name):
         assert not still["acquiring"] and still["camera"]["fps"] == 0
         assert still["camera"]["frames_acquired"] == paused["camera"]["frames_acquired"]
         client.resume()
-        _wait_for(
+        wait_for(
             lambda: client.status()["camera"]["frames_acquired"]
             > still["camera"]["frames_acquired"]
         )
@@ -117,7 +109,7 @@ def test_paused_daemon_is_idle(start_daemon, instance_name):
             status = client.status()
             return status if all(w["state"] == "running" for w in status["workers"]) else None
 
-        status = _wait_for(all_running, timeout=120)
+        status = wait_for(all_running, timeout=120)
     time.sleep(1.0)
     pids = [daemon.pid] + [w["pid"] for w in status["workers"]]
 
@@ -165,7 +157,7 @@ def test_killed_worker_is_restarted(start_daemon, instance_name):
     old = _worker(daemon.wait_ready(), "camera")
     os.kill(old["pid"], signal.SIGKILL)
     with connect(instance_name) as client:
-        restarted = _wait_for(
+        restarted = wait_for(
             lambda: (w := _worker(client.status(), "camera"))["restarts"] == 1
             and w["state"] == "running"
             and w
@@ -173,7 +165,7 @@ def test_killed_worker_is_restarted(start_daemon, instance_name):
         assert restarted["pid"] != old["pid"]
         daemon.worker_pids.add(restarted["pid"])
         before = client.status()["camera"]["frames_acquired"]
-        _wait_for(lambda: client.status()["camera"]["frames_acquired"] > before)
+        wait_for(lambda: client.status()["camera"]["frames_acquired"] > before)
 
 
 def test_repeated_crashes_are_reported_and_the_daemon_stays_up(
@@ -188,7 +180,7 @@ def test_repeated_crashes_are_reported_and_the_daemon_stays_up(
     daemon = start_daemon(instance_name, "--config", str(config))
     daemon.wait_ready(camera_running=False)
     with connect(instance_name) as client:
-        status = _wait_for(
+        status = wait_for(
             lambda: (s := client.status()) and _worker(s, "camera")["state"] == "failed" and s
         )
     assert status["faults"], status
@@ -238,11 +230,11 @@ def test_a_dead_daemons_segments_are_cleaned_up_on_restart(start_daemon, instanc
     daemon.proc.send_signal(signal.SIGKILL)
     daemon.wait_exit(10)
     # Orphaned workers notice that their manager is gone and exit by themselves.
-    _wait_for(lambda: not any(pid_alive(w["pid"]) for w in status["workers"]))
+    wait_for(lambda: not any(pid_alive(w["pid"]) for w in status["workers"]))
     again = start_daemon(instance_name, "--config", str(SMALL))
     again.wait_ready()
     with connect(instance_name) as client:
-        _wait_for(lambda: client.status()["camera"]["frames_acquired"] > 0)
+        wait_for(lambda: client.status()["camera"]["frames_acquired"] > 0)
     assert "stale" in again.stderr()
 
 
@@ -250,7 +242,7 @@ def test_logs_from_every_process_reach_stderr_and_the_log_file(start_daemon, ins
     daemon = start_daemon(instance_name, "--config", str(SMALL))
     daemon.wait_ready()
     log_file = instance_paths(instance_name).log_file
-    _wait_for(lambda: "camera worker" in log_file.read_text())
+    wait_for(lambda: "camera worker" in log_file.read_text())
     assert "camera worker" in daemon.stderr()
     assert "listening on" in log_file.read_text()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
+
+from _daemon_process import wait_for  # re-exported for the motor tests
 
 from magscope_app.buffers import MatrixBuffer
 from magscope_app.control import Client
@@ -25,17 +25,6 @@ def config_with_magnets(small_sim_config: Path, tmp_path: Path, extra: str = MAG
     path = tmp_path / "motors.toml"
     path.write_text(text)
     return path
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def worker(status: dict, name: str) -> dict:

@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _daemon_process import pid_alive
+from _daemon_process import pid_alive, wait_for
 
 from magscope_app.control import CommandError, connect
 from magscope_app.recording import open_recording
@@ -21,14 +20,6 @@ from magscope_app.recording import open_recording
 pytestmark = pytest.mark.timeout(120)
 
 
-def _wait_for(predicate, timeout: float = 60.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -42,7 +33,7 @@ def _start(start_daemon, instance_name, config):
     daemon = start_daemon(instance_name, "--config", str(config))
     daemon.wait_ready()
     with connect(instance_name) as client:
-        _wait_for(lambda: client.status()["camera"]["frames_acquired"] > 0, timeout=60)
+        wait_for(lambda: client.status()["camera"]["frames_acquired"] > 0, timeout=60)
     return daemon
 
 
@@ -53,11 +44,11 @@ def _recording(client, rows: int = 20) -> dict:
         status = client.call("record_status")
         return status["rows"].get("frames", 0) >= rows and status
 
-    return _wait_for(check, timeout=60)
+    return wait_for(check, timeout=60)
 
 
 def _stopped(client) -> dict:
-    return _wait_for(lambda: not (s := client.call("record_status"))["running"] and s)
+    return wait_for(lambda: not (s := client.call("record_status"))["running"] and s)
 
 
 def _buffers(client) -> set[str]:
@@ -140,9 +131,9 @@ def test_tracks_and_roi_changes_recorded(start_daemon, instance_name, small_sim_
         lut_profiles = [[1.0 + 0.01 * k * i for i in range(n_bins)] for k in range(3)]
         client.call("set_zlut", bead=ids[0], z_nm=lut_z, profiles=lut_profiles)
         path = Path(client.call("record_start", folder=str(tmp_path))["file"])
-        _wait_for(lambda: client.call("record_status")["rows"].get("tracks", 0) > 20, timeout=30)
+        wait_for(lambda: client.call("record_status")["rows"].get("tracks", 0) > 20, timeout=30)
         client.call("move_bead", id=ids[0], x=70.0, y=66.0)
-        _wait_for(lambda: client.call("record_status")["rows"].get("tracks", 0) > 60, timeout=30)
+        wait_for(lambda: client.call("record_status")["rows"].get("tracks", 0) > 60, timeout=30)
         final = client.call("record_stop")
         assert final["rows_lost"] == 0
     with open_recording(path) as r:
@@ -195,7 +186,7 @@ def test_duration_and_bad_targets(start_daemon, instance_name, small_sim_config,
         status = client.call("record_status")
         assert not status["running"]
         before = client.status()["camera"]["frames_acquired"]
-        _wait_for(lambda: client.status()["camera"]["frames_acquired"] > before + 5)
+        wait_for(lambda: client.status()["camera"]["frames_acquired"] > before + 5)
         # duration_s: the recording stops by itself.
         result = client.call("record_start", folder=str(tmp_path), duration_s=0.5)
         status = _stopped(client)
@@ -229,7 +220,7 @@ def test_recorder_killed_is_reported_and_file_recovered(
         _recording(client, rows=60)
         (recorder,) = [w for w in client.status()["workers"] if w["name"] == "recorder"]
         os.kill(recorder["pid"], signal.SIGKILL)
-        status = _wait_for(
+        status = wait_for(
             lambda: (
                 not (s := client.call("record_status"))["running"]
                 and s["stop_reason"] is not None
@@ -240,7 +231,7 @@ def test_recorder_killed_is_reported_and_file_recovered(
         assert status["stop_reason"] == "recovered_after_crash"
         assert not any(w["name"] == "recorder" for w in client.status()["workers"])  # no restart
         before = client.status()["camera"]["frames_acquired"]
-        _wait_for(lambda: client.status()["camera"]["frames_acquired"] > before + 5)
+        wait_for(lambda: client.status()["camera"]["frames_acquired"] > before + 5)
         # A new recording can start after the fault.
         client.call("record_start", folder=str(tmp_path), name="after", duration_s=0.2)
         _stopped(client)
@@ -262,7 +253,7 @@ def test_daemon_killed_recording_recovered_at_next_start(
     for pid in [daemon.pid, *pids]:
         os.kill(pid, signal.SIGKILL)
     daemon.wait_exit(10)
-    _wait_for(lambda: not any(pid_alive(p) for p in pids))
+    wait_for(lambda: not any(pid_alive(p) for p in pids))
     with open_recording(path) as r:
         assert r.stop_reason is None  # left open
 

@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _daemon_process import wait_for
 from magscope_app.hardware.config import create_device
 
 from magscope_app.buffers import LiveProfileBuffer, MatrixBuffer
@@ -27,14 +27,6 @@ COL = {name: i for i, name in enumerate(TRACK_COLUMNS)}
 EDGE = (2.0, 100.0)  # a bead centre whose ROI crosses the left edge
 
 
-def _wait_for(predicate, timeout: float = 90.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if isinstance(value, np.ndarray) or value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def _anchors() -> tuple[np.ndarray, list[bool]]:
@@ -79,7 +71,7 @@ def test_live_tracking_edges_and_worker_crash(start_daemon, instance_name):
     profile = LiveProfileBuffer(create=False, instance=instance_name)
     try:
         with connect(instance_name, timeout=30) as client:
-            _wait_for(lambda: _tracking_ready(client), timeout=120)
+            wait_for(lambda: _tracking_ready(client), timeout=120)
             ids = client.call("add_beads", rois=[*anchors.tolist(), list(EDGE)])["ids"]
             assert ids == list(range(len(anchors) + 1))
             listed = client.call("beads")["beads"]
@@ -87,7 +79,7 @@ def test_live_tracking_edges_and_worker_crash(start_daemon, instance_name):
             client.call("select_profile_bead", id=0)
             start = client.status()["camera"]["latest_frame"] + 2  # frames after add_beads
             # every frame from `start` on has one row per bead (frame numbers have no gap)
-            rows = _wait_for(lambda: _window(tracks, start, 40, len(ids)))
+            rows = wait_for(lambda: _window(tracks, start, 40, len(ids)))
 
             for bead, (x, y) in enumerate(anchors):
                 mine = rows[rows[:, COL["bead"]] == bead]
@@ -123,10 +115,10 @@ def test_live_tracking_edges_and_worker_crash(start_daemon, instance_name):
                 (w,) = [w for w in s["workers"] if w["name"] == "tracking:0"]
                 return w["restarts"] == 1 and w["state"] == "running" and w["pid"] and s
 
-            after = _wait_for(restarted, timeout=120)
+            after = wait_for(restarted, timeout=120)
             daemon.worker_pids |= {w["pid"] for w in after["workers"] if w["pid"]}
             mark = after["camera"]["latest_frame"] + 2
-            _wait_for(lambda: _window(tracks, mark, 20, len(ids)))
+            wait_for(lambda: _window(tracks, mark, 20, len(ids)))
             lost = client.status()["tracking"]
             assert isinstance(lost["frames_lost"], int) and lost["stacks_lost"] >= 0
             assert lost["frames_lost"] == 2 * lost["stacks_lost"]  # images_per_stack = 2
@@ -146,7 +138,7 @@ def test_bad_commands_are_refused_and_cli(start_daemon, instance_name):
     daemon = start_daemon(instance_name, "--config", str(SMALL), "--paused")
     daemon.wait_ready(timeout=120)
     with connect(instance_name, timeout=30) as client:
-        _wait_for(lambda: _tracking_ready(client), timeout=120)
+        wait_for(lambda: _tracking_ready(client), timeout=120)
         assert client.call("add_beads", rois=[[100, 100]])["ids"] == [0]
         assert "outside the frame" in _refused(client, "add_beads", rois=[[300, 10]])
         assert "[x, y]" in _refused(client, "add_beads", rois=[[1, 2, 3]])

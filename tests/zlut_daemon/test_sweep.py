@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _daemon_process import wait_for
 from magscope_app.hardware.config import create_device
 from magscope_app.hardware.simulated.optics import OpticsParams, expected_roi
 
@@ -50,14 +51,6 @@ images_per_stack = 2
 """
 
 
-def _wait_for(predicate, timeout: float = 120.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -73,7 +66,7 @@ def sim_daemon(start_daemon, instance_name, tmp_path):
         camera.close()
     anchors = np.column_stack([layout["anchor_x_px"], layout["anchor_y_px"]])
     with connect(instance_name, timeout=30) as client:
-        _wait_for(lambda: client.status()["tracking"]["workers_running"] == 2)
+        wait_for(lambda: client.status()["tracking"]["workers_running"] == 2)
         added = client.call("add_beads", rois=anchors.tolist())
         yield daemon, client, added["ids"] if isinstance(added, dict) else added
 
@@ -100,7 +93,7 @@ def test_sweep_then_tracking_reproduces_true_z(sim_daemon, tmp_path):
     )
     assert started["planes"] == 41
     seen_running = []
-    status = _wait_for(
+    status = wait_for(
         lambda: (s := client.call("zlut_status")) and seen_running.append(s["state"]) is None
         and s["state"] != "running" and s,
         timeout=180, interval=0.25,
@@ -181,15 +174,15 @@ def test_bad_sweeps_are_refused_and_cancel_restores_everything(sim_daemon):
 
     # Cancel in the middle: focus, acquisition state, ROI set and shared memory come back.
     client.call("move", motor="focus", position=200.0)
-    _wait_for(lambda: abs(client.call("motor_state", motor="focus")["position"] - 200.0) < 1)
+    wait_for(lambda: abs(client.call("motor_state", motor="focus")["position"] - 200.0) < 1)
     client.pause()
     client.call("zlut_sweep", start=-1000.0, stop=1000.0, step=50.0, per_plane=20)
-    _wait_for(lambda: client.call("zlut_status")["plane"] >= 2)
+    wait_for(lambda: client.call("zlut_status")["plane"] >= 2)
     with pytest.raises(CommandError):  # the ROI set is frozen during the sweep
         client.call("add_beads", rois=[[100.0, 100.0]])
     status = client.call("zlut_cancel")
     assert status["state"] == "cancelled"
-    _wait_for(lambda: abs(client.call("motor_state", motor="focus")["position"] - 200.0) < 1)
+    wait_for(lambda: abs(client.call("motor_state", motor="focus")["position"] - 200.0) < 1)
     assert client.status()["acquiring"] is False
     assert not any(p.name.endswith("ZLUTSweepDataset") for p in Path("/dev/shm").iterdir()
                    if daemon.instance in p.name)  # fmt: skip
