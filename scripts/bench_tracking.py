@@ -8,7 +8,9 @@ the live tracking workers pass it).
 
 The machine is shared, so each rate is measured in ``--rounds`` rounds of ``--seconds / rounds``:
 ``*_best`` is the best round (least disturbed by other load), the plain key the median round;
-``rois_per_cpu_s_1proc`` counts CPU time instead of wall time (ROIs per second of one core).
+``rois_per_cpu_s_1proc`` counts CPU time instead of wall time (ROIs per second of one core), and
+``rois_per_cpu_s_all_workers`` sums each worker's ROIs per CPU second (best round): the rate with
+a free core per worker.
 Usage: python scripts/bench_tracking.py [--seconds S] [--rounds R] [--workers N]
 """
 
@@ -82,17 +84,23 @@ def _init_worker(size: int) -> None:
     track_xyz(*_worker_data)  # compile / load the cache before the clock starts
 
 
-def _work(args) -> tuple[int, float, float]:
+def _work(args) -> tuple[int, float, float, float]:
+    """(ROIs, start, end, CPU seconds of this worker) of one round."""
     seconds, start_at = args
     while time.monotonic() < start_at:  # start together
         time.sleep(0.001)
-    return _rate(*_worker_data, seconds)
+    cpu = time.process_time()
+    n, start, end = _rate(*_worker_data, seconds)
+    return n, start, end, time.process_time() - cpu
 
 
-def _parallel(size: int, workers: int, seconds: float, rounds: int) -> list[float]:
-    """Rates (ROIs/s, all workers together) of ``rounds`` rounds of ``seconds`` each."""
+def _parallel(size: int, workers: int, seconds: float, rounds: int):
+    """Rates (ROIs/s, all workers together) of ``rounds`` rounds of ``seconds`` each, and the
+    sum over workers of ROIs per CPU second (the rate with a core per worker, whatever else
+    runs on the machine)."""
     ctx = mp.get_context("spawn")
     rates = []
+    cpu_rates = []
     with ctx.Pool(workers, initializer=_init_worker, initargs=(size,)) as pool:
         pool.map(_work, [(0.2, 0.0)] * workers)  # every worker initialised and warm
         for _ in range(rounds):
@@ -101,7 +109,8 @@ def _parallel(size: int, workers: int, seconds: float, rounds: int) -> list[floa
             total = sum(p[0] for p in parts)
             span = max(p[2] for p in parts) - min(p[1] for p in parts)
             rates.append(total / span)
-    return rates
+            cpu_rates.append(sum(p[0] / p[3] for p in parts))
+    return rates, cpu_rates
 
 
 def _rounds(rois, lut, seconds: float, rounds: int, warm: bool = False) -> list[float]:
@@ -142,8 +151,9 @@ def main() -> None:
     out["rois_per_cpu_s_1proc"] = round(_cpu_rate(rois, lut))
     out |= _summary("rois_per_s_1proc_xy0", _rounds(rois, lut, per_round, args.rounds, True))
     out["workers"] = args.workers
-    rates = _parallel(64, args.workers, per_round, args.rounds)
+    rates, cpu_rates = _parallel(64, args.workers, per_round, args.rounds)
     out |= _summary("rois_per_s_all_workers", rates)
+    out["rois_per_cpu_s_all_workers"] = round(max(cpu_rates))
     rois128, lut128 = _data(128, _settings(128))
     out |= _summary("rois_per_s_1proc_128", _rounds(rois128, lut128, per_round, args.rounds))
     out["cpu_count"] = os.cpu_count()
