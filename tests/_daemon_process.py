@@ -90,12 +90,13 @@ class DaemonProcess:
 
 
 def wait_for(predicate, timeout: float = 120.0, interval: float = 0.05):
-    """Poll ``predicate`` until it returns something truthy and return that; AssertionError after
-    ``timeout`` s (a generous deadline for a loaded machine, never a speed assertion)."""
+    """Poll ``predicate`` until it returns something truthy (or an array) and return that;
+    AssertionError after ``timeout`` s (a generous deadline for a loaded machine, never a speed
+    assertion)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
-        if value:
+        if hasattr(value, "shape") or value:  # an array (even empty) counts as an answer
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
