@@ -215,10 +215,14 @@ class Daemon:
         table.add("status", self._cmd_status, help="daemon status")
         table.add("describe", self._cmd_describe, help="shared-memory buffers, to attach to them")
         table.add("stop", self._cmd_stop, help="shut the daemon down")
-        table.add("help", lambda: _async(table.describe()), help="list commands")
+        table.add("help", self._cmd_help, help="list commands")
         for service in self._services:
             service.add_commands(table)
+        self._table = table
         return table
+
+    async def _cmd_help(self) -> list[dict[str, Any]]:
+        return self._table.describe()
 
     async def _cmd_status(self) -> dict[str, Any]:
         assert self.ctx.supervisor is not None
@@ -255,10 +259,6 @@ class Daemon:
     async def _cmd_stop(self) -> dict[str, Any]:
         asyncio.get_running_loop().call_soon(self.request_stop, "stop command")
         return {"stopping": True}
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 def _buffer_summary(buffer: Any) -> dict[str, Any]:

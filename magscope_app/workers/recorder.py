@@ -41,8 +41,6 @@ STATS_INTERVAL_S = 0.5
 VIDEO_INTERVAL_S = 0.01
 #: Share of a ring consumed in one pass above which back-pressure is reported.
 BACK_PRESSURE_FILL = 0.5
-#: How long a finished recorder waits for the manager's Shutdown before it exits anyway.
-REAP_TIMEOUT_S = 10.0
 
 
 class Recorder:
@@ -74,7 +72,6 @@ class Recorder:
         self.state = "starting"
         self.error: str | None = None
         self.stop_reason: str | None = None
-        self.shutdown_received = False
         self._window = (time.monotonic(), 0, 0)
         self._rates = {"frames_per_s": 0.0, "tracks_per_s": 0.0}
         self._back_pressure_warned = False
@@ -172,7 +169,6 @@ class Recorder:
     def handle(self, message: Any) -> bool:
         """Handle one manager message; True when the recording is over."""
         if isinstance(message, Shutdown):
-            self.shutdown_received = True
             self.close(StopReason.ERROR, "the daemon stopped the recorder without record_stop")
             return True
         if not isinstance(message, Request):
@@ -274,7 +270,6 @@ def run(ctx: WorkerContext, **kwargs: Any) -> None:
     except (RecordingError, ValueError, FileNotFoundError) as e:
         log.error("recording not started: %s", e)
         ctx.send(Stats(ctx.name, {"state": "error", "error": f"recording not started: {e}"}))
-        _await_shutdown(ctx)
         return
     try:
         _record(ctx, recorder)
@@ -286,15 +281,6 @@ def run(ctx: WorkerContext, **kwargs: Any) -> None:
         final = recorder.stats()
         recorder.release()
         ctx.send(Stats(ctx.name, final))
-    if not recorder.shutdown_received:
-        _await_shutdown(ctx)
-
-
-def _await_shutdown(ctx: WorkerContext) -> None:
-    """Wait for the manager to reap this finished worker (an exit on its own looks like a crash
-    to the supervisor); give up after a while if it does not."""
-    while not isinstance(ctx.receive(timeout=REAP_TIMEOUT_S), Shutdown | None):
-        pass
 
 
 def _record(ctx: WorkerContext, recorder: Recorder) -> None:
