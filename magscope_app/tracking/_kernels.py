@@ -198,10 +198,7 @@ def _solve_tridiagonal(n, diag, off, rhs, ncols, cp, dp):
 
 
 @njit(cache=True, fastmath=True)
-def joint_step(
-    roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, ubuf, ibuf, stride,
-    dr_out, n_out, pdiag, poff, prhs,
-):  # fmt: skip
+def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, ubuf, ibuf, stride):
     """One joint Gauss–Newton step of the centre and the profile spline ``coef`` (in place).
 
     Model ``I(p) = S(|p - c|)`` with S the linear spline ``coef``; weights 1 / S (Poisson).
@@ -211,10 +208,6 @@ def joint_step(
     Returns (dx, dy, ok); ``coef`` becomes the profile about the new centre (to first order in
     the step). ``rhs`` is (n, 3); ``cp``, ``dp``, ``bxs``, ``bys`` are work arrays (n,);
     ``ubuf``, ``ibuf`` work arrays (>= w).
-
-    With ``n_out > 0`` the same pass also accumulates the pixel sums of the output profile
-    (``n_out`` nodes ``dr_out`` apart, see :func:`fit_profile`) about the centre *before* the
-    step into ``pdiag``, ``poff``, ``prhs`` (solve with :func:`_solve_profile`).
     """
     h, w = roi.shape
     for k in range(n):
@@ -224,17 +217,10 @@ def joint_step(
         rhs[k, 2] = 0.0
     for k in range(n - 1):
         off[k] = 0.0
-    for k in range(n_out):
-        pdiag[k] = 0.0
-        prhs[k] = 0.0
-    for k in range(n_out - 1):
-        poff[k] = 0.0
     nm1 = n - 1
     rmax = nm1 * dr
     rmax2 = rmax * rmax
     inv_dr = 1.0 / dr
-    no1 = n_out - 1
-    inv_dr_out = 1.0 / dr_out
     hxx = 0.0
     hxy = 0.0
     hyy = 0.0
@@ -260,21 +246,6 @@ def joint_step(
             ubuf[q] = rho
             ibuf[q] = 1.0 / rho if rho > 1e-9 else 0.0
         row = roi[i]
-        if n_out > 0:
-            for q in range(m):
-                j = j0 + q * stride
-                u2 = ubuf[q] * inv_dr_out
-                k2 = int(u2)
-                if k2 >= no1:
-                    continue
-                f2 = u2 - k2
-                g2 = 1.0 - f2
-                v = row[j]
-                pdiag[k2] += g2 * g2
-                pdiag[k2 + 1] += f2 * f2
-                poff[k2] += f2 * g2
-                prhs[k2] += g2 * v
-                prhs[k2 + 1] += f2 * v
         for q in range(m):
             j = j0 + q * stride
             v = row[j]
@@ -368,32 +339,25 @@ def mark_uncovered(out, cx, cy, h, w, dr, n, min_coverage):
 
 @njit(cache=True)
 def _xy_stage(
-    roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, stride, fit_first, coef, data_diag,
-    diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf, dr, n, pdiag, poff, prhs,
+    roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, stride, coef, data_diag, diag, off,
+    rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
 ):  # fmt: skip
     """Gauss–Newton steps of the xy fit on every ``stride``-th row and column, from (cx, cy).
 
-    Starts with a profile fit about (cx, cy) when ``fit_first`` (else ``coef`` must hold a
-    profile about (cx, cy), e.g. from a coarser stage: the steps re-fit it anyway); stops after
-    a step shorter than ``tolerance`` or ``iterations`` steps. With ``n > 0``, every step from
-    the third on also accumulates the output profile about its starting centre (the second step
-    is rarely shorter than the tolerance: accumulating there costs more than a separate pass).
-    Returns (cx, cy, ok, fused): ``fused`` is True when the last step converged and accumulated
-    the output profile sums (``pdiag``, ``poff``, ``prhs``) about a centre closer than
-    ``tolerance`` to (cx, cy).
+    Fits the profile spline ``coef`` about (cx, cy) on these pixels first (a step from a profile
+    of the same pixels converges about four times further than one from a coarser stage's), then
+    steps until a step is shorter than ``tolerance`` or after ``iterations`` steps.
+    Returns (cx, cy, ok).
     """
     h, w = roi.shape
-    if fit_first:
-        fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf, stride)
-    fused = False
-    for it in range(iterations):
-        n_out = n if it > 1 else 0  # the third step is the usual last one
+    fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf, stride)
+    for _ in range(iterations):
         sx, sy, good = joint_step(
             roi, cx, cy, dr_xy, n_xy, reg, coef, diag, off, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
-            stride, dr, n_out, pdiag, poff, prhs,
+            stride,
         )  # fmt: skip
         if not good or math.isnan(sx) or math.isnan(sy):
-            return cx, cy, False, False
+            return cx, cy, False
         step = math.sqrt(sx * sx + sy * sy)
         if step > 2.0:  # far from convergence: damp, and re-fit the profile
             sx *= 2.0 / step
@@ -407,11 +371,10 @@ def _xy_stage(
             cx += sx
             cy += sy
         if not (-0.5 <= cx <= w - 0.5 and -0.5 <= cy <= h - 0.5):
-            return cx, cy, False, False
+            return cx, cy, False
         if step < tolerance:
-            fused = n_out > 0
             break
-    return cx, cy, True, fused
+    return cx, cy, True
 
 
 @njit(cache=True)
@@ -439,12 +402,11 @@ def track_xy_profiles(
     The xy fit is a joint Gauss–Newton fit of the centre and a profile spline with ``n_xy``
     nodes ``dr_xy`` apart: a coarse stage on every other row and column (until a step is shorter
     than ``coarse_tolerance``), then steps on every pixel until a step is shorter than
-    ``tolerance``. The output profile (``n`` nodes ``dr`` apart) is accumulated in the same pass
-    as the last step (about a centre less than ``tolerance`` from the result), or fitted about
-    the final centre when the fit stopped otherwise. ``xy0`` (n_roi, 2): starting centres
-    (x, y); a NaN row (or an empty ``xy0``) uses the dark-spot first guess. Writes ``out_x``,
-    ``out_y`` (px), ``out_profiles`` (n_roi, n; NaN for nodes whose circle is less than
-    ``min_coverage`` inside the ROI) and ``out_status``.
+    ``tolerance``; each stage starts by fitting the profile spline on its pixels. The output
+    profile (``n`` nodes ``dr`` apart) is fitted about the final centre. ``xy0`` (n_roi, 2):
+    starting centres (x, y); a NaN row (or an empty ``xy0``) uses the dark-spot first guess.
+    Writes ``out_x``, ``out_y`` (px), ``out_profiles`` (n_roi, n; NaN for nodes whose circle is
+    less than ``min_coverage`` inside the ROI) and ``out_status``.
     """
     n_roi, h, w = rois.shape
     nw = max(n, n_xy)
@@ -461,9 +423,6 @@ def track_xy_profiles(
     bys = np.empty(nw)
     ubuf = np.empty(w)
     ibuf = np.empty(w)
-    pdiag = np.empty(n)
-    poff = np.empty(n - 1)
-    prhs = np.empty(n)
     integ = np.empty((h + 2, w + 1))
     have_xy0 = xy0.shape[0] == n_roi
     for r in range(n_roi):
@@ -478,25 +437,18 @@ def track_xy_profiles(
         if math.isnan(cx) or math.isnan(cy):
             cx, cy = first_guess(roi, guess_half, guess_window, integ)
         ok = not (math.isnan(cx) or math.isnan(cy))
-        fused = False
-        coarse = ok and coarse_tolerance > 0.0 and h >= 16 and w >= 16
-        if coarse:
-            cx, cy, ok, _ = _xy_stage(
-                roi, cx, cy, dr_xy, n_xy, reg, iterations, coarse_tolerance, 2, True, coef_xy,
-                data_diag, diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf, dr, 0, pdiag, poff,
-                prhs,
+        if ok and coarse_tolerance > 0.0 and h >= 16 and w >= 16:
+            cx, cy, ok = _xy_stage(
+                roi, cx, cy, dr_xy, n_xy, reg, iterations, coarse_tolerance, 2, coef_xy,
+                data_diag, diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
             )  # fmt: skip
         if ok:
-            cx, cy, ok, fused = _xy_stage(
-                roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, 1, not coarse, coef_xy,
-                data_diag, diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf, dr, n, pdiag, poff,
-                prhs,
+            cx, cy, ok = _xy_stage(
+                roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, 1, coef_xy, data_diag,
+                diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
             )  # fmt: skip
         if ok:
-            if fused:
-                _solve_profile(n, reg, pdiag, poff, prhs, coef, diag)
-            else:
-                fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, 1)
+            fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, 1)
             for k in range(n):
                 out_profiles[r, k] = coef[k]
             mark_uncovered(out_profiles[r], cx, cy, h, w, dr, n, min_coverage)

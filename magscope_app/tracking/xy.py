@@ -42,8 +42,8 @@ def track_xy(
     least-squares fit of ``I(p) = S(|p - c|)``, where the radial profile ``S`` is re-fitted to the
     image about each new centre (a linear spline, see :func:`radial_profiles`). Radial symmetry
     is the only assumption, so no calibration is needed. The first steps use a quarter of the
-    pixels (every other row and column); the steps that set the result use every pixel, and the
-    output profile is accumulated in the pass of the last one.
+    pixels (every other row and column); the steps that set the result use every pixel. The
+    output profile is fitted about the final centre.
 
     Returns ``(x, y, profiles, failed)``: x (column) and y (row) in px with the origin at the
     centre of pixel (0, 0), float64 (n,), NaN where the fit failed; profiles (n, n_bins) about

@@ -11,7 +11,7 @@ import pytest
 from _tracking_images import CENTRE, SHAPE, crlb_xyz, noisy_rois, random_centres
 from magscope_app.hardware.simulated.optics import expected_roi
 
-from magscope_app.tracking import make_zlut, radial_profiles, track_xyz
+from magscope_app.tracking import make_zlut, track_xyz
 
 BACKGROUNDS = (1_000, 10_000)
 Z_PLANES = np.arange(41) * 50.0 - 1000.0  # 41 planes, 50 nm apart
@@ -136,24 +136,3 @@ def test_z_outside_lut_range_is_nan(sweep_lut):
     above = track_xyz(noisy_rois(rng, xs, ys, Z_PLANES[-1] + 150.0, background), lut)
     assert np.isnan(below.z).all() and np.isnan(above.z).all()
     assert below.ok.all()
-
-
-@pytest.mark.parametrize("background", BACKGROUNDS)
-def test_profile_of_last_step_matches_profile_about_result(background):
-    """The output profile is accumulated in the last xy step (about a centre less than the
-    tolerance from the result): per node, its difference from the profile fitted about the
-    reported centre is far below the profile's own noise (the outermost nodes, whose circles
-    leave the ROI, are the most sensitive to the centre)."""
-    rng = np.random.default_rng(background + 5)
-    xs, ys = random_centres(rng, 100)
-    rois = noisy_rois(rng, xs, ys, 200.0, background)
-    result = track_xyz(rois)
-    exact = radial_profiles(rois, result.x, result.y)
-    noise = np.std(result.profiles - radial_profiles(rois, xs, ys), axis=0)
-    assert np.array_equal(np.isnan(result.profiles), np.isnan(exact))
-    rms = np.sqrt(np.mean((result.profiles - exact) ** 2, axis=0))
-    ratio = rms / noise
-    print(f"bg={background}: rms(last-step profile - exact) / noise: max {ratio.max():.3f}, "
-          f"mean {ratio.mean():.3f}")  # fmt: skip
-    assert np.all(ratio <= 0.4)
-    assert np.mean(ratio) <= 0.05
