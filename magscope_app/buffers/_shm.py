@@ -16,9 +16,11 @@ Resource tracker rules (Python 3.11, where attaching also registers the segment)
 from __future__ import annotations
 
 import contextlib
+import errno
 import multiprocessing
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from multiprocessing import resource_tracker
@@ -75,7 +77,13 @@ def positive_int(value: object, parameter: str) -> int:
 
 
 def create_segment(name: str, nbytes: int) -> SharedMemory:
-    """Create segment ``name`` of ``nbytes`` bytes (zero-filled); FileExistsError if it exists."""
+    """Create segment ``name`` of ``nbytes`` bytes (zero-filled); FileExistsError if it exists.
+
+    The memory is allocated now (``posix_fallocate``), not page by page at first write: a
+    ``/dev/shm`` too small for it raises OSError (ENOSPC) here instead of killing a writer with
+    SIGBUS later, and the first pass of a writer through a large ring costs minor page faults
+    only (~0.7 ms instead of ~4 ms per 2 MB frame).
+    """
     try:
         shm = SharedMemory(name=name, create=True, size=nbytes)
     except FileExistsError:
@@ -84,6 +92,19 @@ def create_segment(name: str, nbytes: int) -> SharedMemory:
             "instance name, or a stale segment: see remove_stale_segments())"
         ) from None
     _created_here.add(name)
+    try:
+        os.posix_fallocate(shm._fd, 0, nbytes)  # type: ignore[attr-defined]
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without fallocate
+            return shm
+        shm.close()
+        unlink_segment(shm)
+        free = shutil.disk_usage(SHM_DIR).free if SHM_DIR.is_dir() else 0
+        raise OSError(
+            exc.errno,
+            f"cannot allocate shared-memory segment {name!r} ({nbytes / 1e6:.1f} MB; "
+            f"{SHM_DIR} has {free / 1e6:.1f} MB free): {os.strerror(exc.errno)}",
+        ) from None
     return shm
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -151,6 +153,16 @@ def test_remove_stale_segments_only_touches_its_instance(instance_name, locks, t
     assert set(other.segments) <= set(list_segments(instance_name + "o"))
     assert remove_stale_segments(instance_name) == []
     dead._unlinked = True  # its segments are gone: nothing left for the owner to unlink
+
+
+def test_a_buffer_larger_than_dev_shm_is_refused_at_creation(instance_name, locks):
+    """The memory is allocated when the buffer is made: no SIGBUS at a later write."""
+    too_many_rows = shutil.disk_usage("/dev/shm").total // 8 + 1024
+    with pytest.raises(OSError, match=f"msa-{instance_name}-m.*No space left") as info:
+        MatrixBuffer(create=True, locks=locks, name="m", shape=(too_many_rows, 1),
+                     instance=instance_name)  # fmt: skip
+    assert info.value.errno == errno.ENOSPC
+    assert list_segments(instance_name) == []
 
 
 def test_context_manager_unlinks_for_owner(instance_name, locks):
