@@ -199,11 +199,18 @@ class SimulatedCamera(Camera):
                     self._schedule_from(self._next)
 
     # -- streaming -----------------------------------------------------------------------------
+    def open(self) -> None:
+        """Build the world and the renderer now (~1 s: kernels, noise banks), not at start()."""
+        with self._lock:
+            self._ensure_ready()
+            self._configure_renderer()
+
     def start(self) -> None:
         with self._lock:
             if self._running:
                 return
             self._ensure_ready()
+            self._configure_renderer()  # the noise bank takes ~0.2 s: before frame 0 is due
             self._next = 0
             self._t0_mono = time.monotonic()
             self._t0_wall = time.time()
@@ -292,6 +299,14 @@ class SimulatedCamera(Camera):
                 **self._render_options,
             )
 
+    def _configure_renderer(self) -> None:
+        """Give the renderer the current camera values (rebuilds its banks only on a change)."""
+        assert self._renderer is not None
+        v = self._values
+        self._renderer.configure(
+            v["illumination"] * v["exposure"], v["gain"], v["offset"], v["read_noise"]
+        )
+
     def _axis_positions(self, wall: float) -> tuple[float, float, float]:
         """(magnet height mm, rotation turns, focus nm) at wall time ``wall``."""
         p = self.world_params
@@ -311,10 +326,7 @@ class SimulatedCamera(Camera):
     def _render(self, number: int, wall: float, exposure_s: float) -> tuple[np.ndarray, FrameTruth]:
         self._ensure_ready()
         assert self._world is not None and self._renderer is not None
-        v = self._values
-        self._renderer.configure(
-            v["illumination"] * v["exposure"], v["gain"], v["offset"], v["read_noise"]
-        )
+        self._configure_renderer()
         height_mm, turns, focus = self._axis_positions(wall)
         epoch = self._epoch if self._epoch is not None else self._t0_wall
         sample = self._world.step(wall - epoch, exposure_s, height_mm, turns)
