@@ -388,6 +388,7 @@ def track_xy_profiles(
     iterations,
     tolerance,
     coarse_tolerance,
+    n_coarse,
     guess_half,
     guess_window,
     min_coverage,
@@ -400,9 +401,10 @@ def track_xy_profiles(
     """Track a stack of ROIs (n_roi, h, w): xy fit, then the radial profile about the centre.
 
     The xy fit is a joint Gauss–Newton fit of the centre and a profile spline with ``n_xy``
-    nodes ``dr_xy`` apart: a coarse stage on every other row and column (until a step is shorter
-    than ``coarse_tolerance``), then steps on every pixel until a step is shorter than
-    ``tolerance``; each stage starts by fitting the profile spline on its pixels. The output
+    nodes ``dr_xy`` apart: a coarse stage on every other row and column within the first
+    ``n_coarse`` nodes (until a step is shorter than ``coarse_tolerance``), then steps on every
+    pixel until a step is shorter than ``tolerance``; each stage starts by fitting the profile
+    spline on its pixels. The output
     profile (``n`` nodes ``dr`` apart) is fitted about the final centre. ``xy0`` (n_roi, 2):
     starting centres (x, y); a NaN row (or an empty ``xy0``) uses the dark-spot first guess.
     Writes ``out_x``, ``out_y`` (px), ``out_profiles`` (n_roi, n; NaN for nodes whose circle is
@@ -439,7 +441,7 @@ def track_xy_profiles(
         ok = not (math.isnan(cx) or math.isnan(cy))
         if ok and coarse_tolerance > 0.0 and h >= 16 and w >= 16:
             cx, cy, ok = _xy_stage(
-                roi, cx, cy, dr_xy, n_xy, reg, iterations, coarse_tolerance, 2, coef_xy,
+                roi, cx, cy, dr_xy, n_coarse, reg, iterations, coarse_tolerance, 2, coef_xy,
                 data_diag, diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
             )  # fmt: skip
         if ok:

@@ -11,6 +11,9 @@ from .settings import TrackingSettings
 #: The coarse stage of the xy fit (every other row and column, a quarter of the pixels) runs
 #: until a step is shorter than this (px); the fit then continues on every pixel.
 _COARSE_TOLERANCE_PX = 0.1
+#: ... and uses the pixels within this fraction of ``xy_radius_px`` only (the central rings
+#: centre the bead well enough for the full fit, at a third of the cost per step).
+_COARSE_RADIUS_FRACTION = 0.5
 _NO_XY0 = np.empty((0, 2))
 
 
@@ -41,8 +44,8 @@ def track_xy(
     central dark spot (robust anywhere in the ROI), then Gauss–Newton steps of a Poisson-weighted
     least-squares fit of ``I(p) = S(|p - c|)``, where the radial profile ``S`` is re-fitted to the
     image about each new centre (a linear spline, see :func:`radial_profiles`). Radial symmetry
-    is the only assumption, so no calibration is needed. The first steps use a quarter of the
-    pixels (every other row and column); the steps that set the result use every pixel. The
+    is the only assumption, so no calibration is needed. The first steps use every other row
+    and column within half the fit radius; the steps that set the result use every pixel. The
     output profile is fitted about the final centre.
 
     Returns ``(x, y, profiles, failed)``: x (column) and y (row) in px with the origin at the
@@ -66,6 +69,7 @@ def track_xy(
         settings.xy_iterations,
         settings.xy_tolerance_px,
         _COARSE_TOLERANCE_PX,
+        min(settings.n_xy_nodes, round(_COARSE_RADIUS_FRACTION * (settings.n_xy_nodes - 1)) + 1),
         settings.guess_smooth_px,
         float(settings.guess_window_px),
         settings.min_coverage,
