@@ -8,7 +8,7 @@ from ..buffers.layouts import TrackFlags
 
 
 class RoiCropper:
-    """Crops ``size × size`` ROIs of a ``(height, width)`` frame in one vectorised gather.
+    """Crops ``size × size`` ROIs of a ``(height, width)`` frame, one slice copy per ROI.
 
     :meth:`set_rois` takes the BeadRoiBuffer's ``(ids, rois)``, ROIs ``(x0, x1, y0, y1)`` in
     frame pixels (exclusive ends) as stored by the tracking service: clipped to the frame. A ROI
@@ -30,25 +30,28 @@ class RoiCropper:
         ox = np.where((x0 == 0) & (x1 - x0 < size), x1 - size, x0)
         oy = np.where((y0 == 0) & (y1 - y0 < size), y1 - size, y0)
         edge = (ox <= 0) | (oy <= 0) | (ox + size >= self.width) | (oy + size >= self.height)
-        steps = np.arange(size)
-        cols = ox[:, None] + steps  # (n, size)
-        rows = oy[:, None] + steps
-        col_out = (cols < 0) | (cols >= self.width)
-        row_out = (rows < 0) | (rows >= self.height)
-        cols_c = np.clip(cols, 0, self.width - 1)
-        rows_c = np.clip(rows, 0, self.height - 1)
-        self._flat = rows_c[:, :, None] * self.width + cols_c[:, None, :]  # (n, size, size)
-        outside = row_out[:, :, None] | col_out[:, None, :]
-        self._outside = outside if outside.any() else None
+        # the part of each ROI inside the frame: (ROI rows, ROI columns, frame rows, frame columns)
+        fx0, fy0 = np.maximum(ox, 0), np.maximum(oy, 0)
+        fx1, fy1 = np.minimum(ox + size, self.width), np.minimum(oy + size, self.height)
+        self._copies = [
+            (slice(b - y, d - y), slice(a - x, c - x), slice(b, d), slice(a, c))
+            for x, y, a, b, c, d in np.stack([ox, oy, fx0, fy0, fx1, fy1], axis=1).tolist()
+        ]
+        self._padded = bool(((fx1 - fx0 < size) | (fy1 - fy0 < size)).any())
         self.ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         self.origin_x = ox.astype(np.float64)
         self.origin_y = oy.astype(np.float64)
         self.edge_flags = np.where(edge, int(TrackFlags.AT_EDGE), 0).astype(np.int64)
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
-        """ROIs ``(n, size, size)`` of ``frame``: the frame's dtype, float32 if padded."""
-        crops = frame.reshape(-1).take(self._flat)
-        if self._outside is not None:
-            crops = crops.astype(np.float32)
-            crops[self._outside] = np.median(frame[::4, ::4])
+        """ROIs ``(n, size, size)`` of ``frame``: the frame's dtype, float32 if any is padded."""
+        shape = (len(self._copies), self.size, self.size)
+        if self._padded:
+            crops = np.full(shape, np.median(frame[::4, ::4]), dtype=np.float32)
+        else:
+            crops = np.empty(shape, dtype=frame.dtype)
+        for crop, (roi_rows, roi_cols, frame_rows, frame_cols) in zip(
+            crops, self._copies, strict=True
+        ):
+            crop[roi_rows, roi_cols] = frame[frame_rows, frame_cols]
         return crops
