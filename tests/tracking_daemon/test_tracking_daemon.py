@@ -77,7 +77,10 @@ def test_live_tracking_edges_and_worker_crash(start_daemon, instance_name):
             listed = client.call("beads")["beads"]
             assert [b["at_edge"] for b in listed] == [False] * len(anchors) + [True]
             client.call("select_profile_bead", id=0)
-            start = client.status()["camera"]["latest_frame"] + 2  # frames after add_beads
+            # Stacks claimed before add_beads have no rows; ``latest_frame`` in the status is up
+            # to 0.5 s old, so start one stack after the first frame that has rows.
+            wait_for(lambda: len(tracks.peek_last(1)) > 0)
+            start = int(tracks.peek_last(50000)[:, COL["frame"]].min()) + 2  # 2 images per stack
             # every frame from `start` on has one row per bead (frame numbers have no gap)
             rows = wait_for(lambda: _window(tracks, start, 40, len(ids)))
 
