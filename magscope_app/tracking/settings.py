@@ -21,7 +21,8 @@ class TrackingSettings:
         fitted jointly with the centre. A coarser spline converges in fewer steps; a large radius
         uses the ROI corners, which hold much of the xy information.
     ``xy_iterations``: maximum Gauss–Newton steps of the radial-model xy fit, per stage (a coarse
-        stage on a quarter of the pixels, then the stage on every pixel).
+        stage on every other row and column within half of ``xy_radius_px``, then the stage on
+        every pixel).
     ``xy_tolerance_px``: stop a stage of the xy fit after a step smaller than this (px). The
         steps on every pixel start from a profile fitted on them and usually one is taken (it
         is 0.005–0.01 px long after the coarse stage); for 64 x 64 ROIs at 1,000–10,000
