@@ -14,7 +14,10 @@ kernel compilation are not measured), adds a ROI at every bead, resumes acquisit
   of the exposure), from the histogram the workers publish in their stats (bins ~12 % wide);
 * ``cpu_percent``: CPU use of each process (manager, camera, tracking:N, …) over the measurement,
   from ``/proc/<pid>/stat`` (100 = one core);
-* the targets: 0 frames lost and a median latency under 50 ms.
+* the targets: 0 frames lost and a median latency under 50 ms;
+* ``reference_rois_per_cpu_s``: how fast this machine is right now, measured before the daemon
+  starts: one process tracking ROIs of a frame of the same simulated camera (best of several
+  frames, CPU time). The machine is shared: when it is slow, the pipeline has less headroom.
 
 Usage: python scripts/bench_pipeline.py [--duration 60] [--beads 100] [--fps 100] [--workers 2]
 """
@@ -31,10 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from magscope_app.hardware.config import create_device
 
 from magscope_app.config import load_daemon_config
 from magscope_app.control import DaemonNotRunning, connect
+from magscope_app.tracking import track_xyz
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -79,6 +84,23 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def _reference_rate(frame: np.ndarray, centres: list[list[float]], size: int) -> float:
+    """ROIs per CPU second of one process tracking the beads of ``frame`` (best of 10 runs)."""
+    half = size // 2
+    rois = np.stack([
+        frame[round(y) - half : round(y) + half, round(x) - half : round(x) + half]
+        for x, y in centres
+        if half <= round(x) <= frame.shape[1] - half and half <= round(y) <= frame.shape[0] - half
+    ])  # fmt: skip
+    track_xyz(rois)  # compile or load the kernels
+    best = float("inf")
+    for _ in range(10):
+        start = time.thread_time()
+        track_xyz(rois)
+        best = min(best, time.thread_time() - start)
+    return len(rois) / best
+
+
 def _answers(instance: str) -> bool:
     with connect(instance, timeout=5) as client:
         return bool(client.status())
@@ -117,8 +139,9 @@ def main() -> int:
     config = _config(args, folder)
     camera = create_device(load_daemon_config(config).camera, instance=None)
     layout = camera.bead_layout()
-    camera.close()
     centres = [list(p) for p in zip(layout["anchor_x_px"], layout["anchor_y_px"], strict=True)]
+    reference = _reference_rate(camera.render_next().image, centres, args.roi_size)
+    camera.close()
     stderr = open(folder / "daemon.stderr", "wb")  # noqa: SIM115 - closed below
     daemon = subprocess.Popen(
         [sys.executable, "-m", "magscope_app", "daemon", "--instance", instance,
@@ -183,6 +206,8 @@ def main() -> int:
         "latency_p99_ms": latency["p99"] and round(latency["p99"], 2),
         "cpu_percent": cpu,
         "cpus": os.cpu_count(),
+        "reference_rois_per_cpu_s": round(reference),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
         "target_met": lost == 0 and (latency["median"] or 1e9) < 50.0,
     }
     print(json.dumps(result))
