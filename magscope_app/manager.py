@@ -58,9 +58,7 @@ def build_services(ctx: DaemonContext) -> list[Service]:
 class Daemon:
     """A daemon instance. ``await Daemon(...).run()`` returns when it has shut down."""
 
-    def __init__(
-        self, instance: str, config: DaemonConfig, *, tcp_port: int | None = None
-    ) -> None:
+    def __init__(self, instance: str, config: DaemonConfig, *, tcp_port: int | None = None) -> None:
         self.instance = instance
         self.paths: InstancePaths = instance_paths(instance)
         self.ctx = DaemonContext(instance, config)

@@ -28,8 +28,6 @@ def _segments(instance: str) -> list[str]:
     return [p.name for p in Path("/dev/shm").iterdir() if p.name.startswith(f"msa-{instance}-")]
 
 
-
-
 def _worker(status: dict, name: str) -> dict:
     (worker,) = [w for w in status["workers"] if w["name"] == name]
     return worker
@@ -93,8 +91,9 @@ def test_pause_and_resume(start_daemon, instance_name):
         assert still["camera"]["frames_acquired"] == paused["camera"]["frames_acquired"]
         client.resume()
         wait_for(
-            lambda: client.status()["camera"]["frames_acquired"]
-            > still["camera"]["frames_acquired"]
+            lambda: (
+                client.status()["camera"]["frames_acquired"] > still["camera"]["frames_acquired"]
+            )
         )
 
 
@@ -158,9 +157,11 @@ def test_killed_worker_is_restarted(start_daemon, instance_name):
     os.kill(old["pid"], signal.SIGKILL)
     with connect(instance_name) as client:
         restarted = wait_for(
-            lambda: (w := _worker(client.status(), "camera"))["restarts"] == 1
-            and w["state"] == "running"
-            and w
+            lambda: (
+                (w := _worker(client.status(), "camera"))["restarts"] == 1
+                and w["state"] == "running"
+                and w
+            )
         )
         assert restarted["pid"] != old["pid"]
         daemon.worker_pids.add(restarted["pid"])
@@ -209,9 +210,7 @@ def test_shutdown_is_quick_and_complete(start_daemon, instance_name, how):
     assert not paths.socket.exists() and not paths.token.exists() and not paths.pid_file.exists()
 
 
-def test_two_instances_side_by_side_and_a_name_in_use_is_refused(
-    start_daemon, instance_name
-):
+def test_two_instances_side_by_side_and_a_name_in_use_is_refused(start_daemon, instance_name):
     other = instance_name + "b"
     start_daemon(instance_name, "--config", str(SMALL)).wait_ready()
     start_daemon(other, "--config", str(SMALL)).wait_ready()

@@ -23,9 +23,7 @@ def test_crashing_worker_is_restarted_then_given_up_and_its_lock_released():
             locks=locks, max_crashes=2,
         )  # fmt: skip
         locks["Shared"] = lock  # registered after start-up, as services do
-        supervisor.start(
-            WorkerSpec("holder", "core._workers:hold_lock_and_die", {"lock": lock})
-        )
+        supervisor.start(WorkerSpec("holder", "core._workers:hold_lock_and_die", {"lock": lock}))
         try:
             for _ in range(400):
                 (status,) = supervisor.status()

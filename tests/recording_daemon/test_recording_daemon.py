@@ -20,8 +20,6 @@ from magscope_app.recording import open_recording
 pytestmark = pytest.mark.timeout(120)
 
 
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "magscope_app", *args], capture_output=True, text=True, timeout=60

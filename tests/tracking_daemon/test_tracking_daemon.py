@@ -27,8 +27,6 @@ COL = {name: i for i, name in enumerate(TRACK_COLUMNS)}
 EDGE = (2.0, 100.0)  # a bead centre whose ROI crosses the left edge
 
 
-
-
 def _anchors() -> tuple[np.ndarray, list[bool]]:
     """(n, 2) bead anchor points (px) of the simulator (its ground-truth layout) and which
     beads are reference beads."""

@@ -53,8 +53,6 @@ images_per_stack = 2
 """
 
 
-
-
 @pytest.fixture
 def sim_daemon(start_daemon, instance_name, tmp_path):
     config = tmp_path / "sweep.toml"
