@@ -28,7 +28,7 @@ from ..buffers.layouts import TRACK_COLUMNS
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
 from ..ipc import Pause, Ready, Request, Resume, Stats, WorkerMessage
-from ..tracking import ZLUT, TrackingSettings
+from ..tracking import PROFILE_FIELDS, ZLUT, TrackingSettings
 from ..tracking_config import roi_size_problem, settings_from_mapping
 from ..workers._runtime import WorkerSpec
 from ..workers.tracking import LATENCY_EDGES_S
@@ -374,11 +374,12 @@ class TrackingService(Service):
             new = settings_from_mapping(changes, self.settings)
         except ValueError as exc:
             raise CommandError("invalid_argument", f"set_tracking_settings: {exc}") from None
-        if new != self.settings and self.luts:
+        if not new.same_profiles(self.settings) and self.luts:
             raise CommandError(
                 "failed",
-                "set_tracking_settings: Z-LUTs are loaded and only valid with the settings they "
-                "were made with; unload them first (unload_zlut)",
+                "set_tracking_settings: Z-LUTs are loaded and only valid with the profile "
+                f"settings ({', '.join(PROFILE_FIELDS)}) they were made with; unload them first "
+                "(unload_zlut)",
             )
         if new.n_bins > PROFILE_CAPACITY:
             raise CommandError(

@@ -7,11 +7,12 @@
 
 from .api import TrackResult, make_zlut, track_xyz
 from .profiles import profile_gram, radial_profiles
-from .settings import TrackingSettings
+from .settings import PROFILE_FIELDS, TrackingSettings
 from .xy import track_xy
 from .zlut import ZLUT, ZLUTSet
 
 __all__ = [
+    "PROFILE_FIELDS",
     "ZLUT",
     "TrackResult",
     "TrackingSettings",

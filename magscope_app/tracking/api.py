@@ -72,7 +72,7 @@ def track_xyz(
     ``zlut``: one ZLUT for every bead, a :class:`ZLUTSet` or a mapping bead id -> ZLUT (beads
     without a LUT get z = NaN and Z_INVALID). ``bead_ids``: (n,) ids used to pick each ROI's LUT
     (default ``0 .. n-1``). ``settings``: defaults to the LUTs' settings, else
-    ``TrackingSettings()``; a LUT made with other settings raises ValueError.
+    ``TrackingSettings()``; a LUT made with other profile settings raises ValueError.
     ``xy0``: optional (n, 2) starting centres (x, y) in px (e.g. each bead's previous result;
     saves the first guess). NaN rows, or centres outside the ROI, use the first guess.
     """
@@ -80,8 +80,8 @@ def track_xyz(
     lut_settings = luts.settings if luts is not None else None
     if settings is None:
         settings = lut_settings or TrackingSettings()
-    elif lut_settings is not None and lut_settings != settings:
-        raise ValueError("the Z-LUT was made with other tracking settings than the ones given")
+    elif lut_settings is not None and not lut_settings.same_profiles(settings):
+        raise ValueError("the Z-LUT was made with other profile settings than the ones given")
     stack = _as_stack(rois)
     n = stack.shape[0]
     x, y, profiles, failed = track_xy(stack, settings, xy0=xy0)

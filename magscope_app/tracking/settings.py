@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+#: The settings that define a radial profile, and so what a Z-LUT is valid with; the others only
+#: steer the xy fit (how the centre is found), not what a profile about that centre is.
+PROFILE_FIELDS = ("radial_step_px", "radial_max_px", "profile_regularization", "min_coverage")
+
 
 @dataclass(frozen=True)
 class TrackingSettings:
@@ -12,7 +16,7 @@ class TrackingSettings:
     The radial profile is a least-squares linear spline in the distance ``r`` (pixels) from the
     tracked centre, with nodes at ``r_k = k * radial_step_px`` for ``k = 0 .. n_bins - 1``; node
     values are in the ROI's intensity unit. Defaults suit 64 x 64 ROIs; a Z-LUT is only valid with
-    the settings it was made with.
+    the profile settings (:data:`PROFILE_FIELDS`) it was made with.
 
     ``radial_step_px``: node spacing (px). Fine nodes keep the profile independent of the bead's
         sub-pixel position, which is what limits Z precision at high photon counts.
@@ -87,6 +91,11 @@ class TrackingSettings:
         import numpy as np
 
         return np.arange(self.n_bins, dtype=np.float64) * self.radial_step_px
+
+    def same_profiles(self, other: TrackingSettings) -> bool:
+        """True if ``other`` makes the same radial profiles (equal :data:`PROFILE_FIELDS`), so a
+        Z-LUT made with one is valid with the other."""
+        return all(getattr(self, f) == getattr(other, f) for f in PROFILE_FIELDS)
 
     def to_dict(self) -> dict:
         """Plain dict (for storing next to a Z-LUT in a file)."""

@@ -160,7 +160,7 @@ class ZLUT:
 class ZLUTSet:
     """Per-bead Z-LUTs: ``luts`` maps bead id -> ZLUT; ``default`` serves every other bead.
 
-    All LUTs must share one :class:`TrackingSettings` (the tracker computes one kind of profile).
+    All LUTs must share the profile settings (the tracker computes one kind of profile).
     """
 
     luts: Mapping[int, ZLUT] = field(default_factory=dict)
@@ -168,9 +168,9 @@ class ZLUTSet:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "luts", dict(self.luts))
-        settings = {lut.settings for lut in self.all()}
-        if len(settings) > 1:
-            raise ValueError("all Z-LUTs of a ZLUTSet must be made with the same settings")
+        luts = self.all()
+        if any(not lut.settings.same_profiles(luts[0].settings) for lut in luts[1:]):
+            raise ValueError("all Z-LUTs of a ZLUTSet must be made with the same profile settings")
 
     def get(self, bead_id: int) -> ZLUT | None:
         """The LUT of ``bead_id`` (or the default; None when there is neither)."""
@@ -186,6 +186,6 @@ class ZLUTSet:
 
     @property
     def settings(self) -> TrackingSettings | None:
-        """The shared settings of the LUTs (None for an empty set)."""
+        """The settings of the first LUT (all make the same profiles; None for an empty set)."""
         luts = self.all()
         return luts[0].settings if luts else None

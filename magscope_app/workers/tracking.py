@@ -181,8 +181,8 @@ class TrackingJob:
 
     def _set_luts(self, luts: dict[int | None, ZLUT]) -> None:
         for lut in luts.values():
-            if lut.settings != self.settings:
-                raise ValueError("a Z-LUT was made with other tracking settings")
+            if not lut.settings.same_profiles(self.settings):
+                raise ValueError("a Z-LUT was made with other profile settings")
         per_bead = {b: lut for b, lut in luts.items() if b is not None}
         self.lut_set = ZLUTSet(per_bead, luts.get(None)) if luts else None
         self.luts = luts

@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 
 from magscope_app import __version__
-from magscope_app.tracking import ZLUT, TrackingSettings, ZLUTSet
+from magscope_app.tracking import PROFILE_FIELDS, ZLUT, TrackingSettings, ZLUTSet
 
 from ._quality import QualityReport
 
@@ -98,15 +98,15 @@ def save_luts(
     pixel_size_nm: float,
     report: QualityReport | None = None,
 ) -> Path:
-    """Write per-bead LUTs (all made with one TrackingSettings) to an HDF5 file; returns its
-    path. ``roi_size``: ROI edge or (height, width) in px; ``pixel_size_nm`` > 0."""
+    """Write per-bead LUTs (all with the same profile settings) to an HDF5 file; returns its
+    path. ``roi_size``: ROI edge or (height, width) in px; ``pixel_size_nm`` > 0. The settings
+    of the first LUT are stored."""
     path = Path(path)
     if not luts:
         raise ValueError("no Z-LUTs to save")
-    settings = {lut.settings for lut in luts.values()}
-    if len(settings) != 1:
-        raise ValueError("all Z-LUTs of a file must be made with the same tracking settings")
-    (settings,) = settings
+    settings = next(iter(luts.values())).settings
+    if any(not lut.settings.same_profiles(settings) for lut in luts.values()):
+        raise ValueError("all Z-LUTs of a file must be made with the same profile settings")
     roi = _roi_tuple(roi_size)
     if not (math.isfinite(pixel_size_nm) and pixel_size_nm > 0):
         raise ValueError(f"pixel_size_nm must be > 0, got {pixel_size_nm!r}")
@@ -158,8 +158,9 @@ def _settings_from_json(text: str, path: Path) -> TrackingSettings:
 
 
 def _settings_difference(stored: TrackingSettings, current: TrackingSettings) -> list[str]:
+    """The profile settings (the ones a LUT depends on) in which the file and now differ."""
     a, b = stored.to_dict(), current.to_dict()
-    return [f"{k}: file {a[k]!r}, current {b[k]!r}" for k in a if a[k] != b[k]]
+    return [f"{k}: file {a[k]!r}, current {b[k]!r}" for k in PROFILE_FIELDS if a[k] != b[k]]
 
 
 def _text(value) -> str:
@@ -175,7 +176,8 @@ def load_luts(
 ) -> LUTFile:
     """Read a Z-LUT file written by :func:`save_luts`.
 
-    The stored tracking settings, ROI size and pixel size are compared with the ones given
+    The stored profile settings (:data:`PROFILE_FIELDS`), ROI size and pixel size are compared
+    with the ones given
     (None: not checked); a mismatch raises :class:`LUTFileError` naming every difference. A
     missing file raises :class:`LUTFileNotFoundError`; an unreadable, corrupt or truncated file,
     or one that is not a Z-LUT file, raises :class:`LUTFileError` naming the file.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from _tracking_images import CENTRE, noisy_rois, random_centres
@@ -139,9 +141,13 @@ def test_lut_is_only_valid_with_its_settings(lut):
     rois = expected_roi((64, 64), 31.5, 31.5, 0.0, 1000.0)[None]
     with pytest.raises(ValueError, match="settings"):
         track_xyz(rois, lut, settings=other)
-    with pytest.raises(ValueError, match="same settings"):
+    with pytest.raises(ValueError, match="same profile settings"):
         ZLUTSet({1: lut}, default=_clean_lut(settings=other))
     assert lut.settings == SETTINGS
+    # the xy-fit settings do not change the profiles: the LUT stays valid with other values
+    xy_only = replace(SETTINGS, xy_iterations=2, xy_tolerance_px=1e-3, guess_window_px=4.0)
+    result = track_xyz(rois, lut, settings=xy_only)
+    assert result.ok.all() and abs(result.z[0]) < 5.0
 
 
 def test_zlut_validation():

@@ -166,11 +166,14 @@ def test_bad_commands_are_refused_and_cli(start_daemon, instance_name):
         profiles = 1.0 + np.outer(np.linspace(0.1, 0.5, 5), np.cos(np.arange(n_bins) / 3.0))
         client.call("set_zlut", z_nm=z.tolist(), profiles=profiles.tolist())
         assert client.call("tracking_settings")["zluts"][0]["planes"] == 5
-        assert "unload them first" in _refused(client, "set_tracking_settings", xy_iterations=6)
+        refusal = _refused(client, "set_tracking_settings", radial_max_px=24.0)
+        assert "unload them first" in refusal
+        # the xy-fit settings do not change the profiles: allowed with a LUT loaded
+        xy = client.call("set_tracking_settings", xy_iterations=6)["settings"]
+        assert xy["xy_iterations"] == 6 and xy["radial_max_px"] == 32.0
         assert client.call("unload_zlut")["unloaded"] == 1
-        assert (
-            client.call("set_tracking_settings", xy_iterations=6)["settings"]["xy_iterations"] == 6
-        )
+        radial = client.call("set_tracking_settings", radial_max_px=24.0)["settings"]
+        assert radial["radial_max_px"] == 24.0
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -11,7 +12,7 @@ from _zlut_sweep import GOOD, GOOD_DIM, STATIC, noisy_rois
 from magscope_app.hardware.simulated.optics import relative_intensity
 
 import magscope_app
-from magscope_app.tracking import TrackingSettings, ZLUTSet, track_xyz
+from magscope_app.tracking import ZLUT, TrackingSettings, ZLUTSet, track_xyz
 from magscope_app.zlut import (
     LUTFileError,
     LUTFileNotFoundError,
@@ -56,10 +57,25 @@ def test_settings_mismatch_is_refused_naming_the_difference(lut_file):
     assert "radial_step_px: file 0.25, current 0.5" in text
     assert "min_coverage: file 0.3, current 0.5" in text
     assert "xy_step_px" not in text
+    xy_only = TrackingSettings(xy_iterations=2, xy_tolerance_px=5e-4)  # profiles unchanged
+    assert load_luts(lut_file, expected_settings=xy_only).luts
     with pytest.raises(LUTFileError, match=r"roi_size: file \[64, 64\], current \[48, 48\]"):
         load_luts(lut_file, roi_size=48)
     with pytest.raises(LUTFileError, match="pixel_size_nm: file 100, current 65"):
         load_luts(lut_file, pixel_size_nm=65.0)
+
+
+def test_luts_of_one_file_must_make_the_same_profiles(tmp_path, built):
+    (bead, lut), *_ = built.items()
+    xy_only = ZLUT(lut.z_nm, lut.profiles, replace(lut.settings, xy_iterations=2))
+    other = ZLUT(lut.z_nm, lut.profiles, replace(lut.settings, profile_regularization=0.1))
+    saved = save_luts(tmp_path / "ok.h5", {bead: lut, bead + 100: xy_only}, roi_size=64,
+                      pixel_size_nm=100.0)  # fmt: skip
+    assert sorted(load_luts(saved).luts) == [bead, bead + 100]
+    with pytest.raises(ValueError, match="same profile settings"):
+        save_luts(tmp_path / "bad.h5", {bead: lut, bead + 100: other}, roi_size=64,
+                  pixel_size_nm=100.0)  # fmt: skip
+    assert not (tmp_path / "bad.h5").exists()
 
 
 def test_missing_corrupt_and_truncated_files(tmp_path, lut_file):
