@@ -16,8 +16,8 @@ kernel compilation are not measured), adds a ROI at every bead, resumes acquisit
   from ``/proc/<pid>/stat`` (100 = one core);
 * the targets: 0 frames lost and a median latency under 50 ms;
 * ``reference_rois_per_cpu_s``: how fast this machine is right now, measured before the daemon
-  starts: one process tracking ROIs of a frame of the same simulated camera (best of several
-  frames, CPU time). The machine is shared: when it is slow, the pipeline has less headroom.
+  starts: one process tracking the ROIs of one frame of the same simulated camera (best of 10
+  runs, CPU time). The machine is shared: when it is slow, the pipeline has less headroom.
 
 Usage: python scripts/bench_pipeline.py [--duration 60] [--beads 100] [--fps 100] [--workers 2]
 """

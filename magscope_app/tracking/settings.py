@@ -30,7 +30,7 @@ class TrackingSettings:
     ``xy_tolerance_px``: stop a stage of the xy fit after a step smaller than this (px). The
         steps on every pixel start from a profile fitted on them and usually one is taken (it
         is 0.005–0.01 px long after the coarse stage); for 64 x 64 ROIs at 1,000–10,000
-        photons/px it ends 2–5e-4 px from the converged fit, a sixth of the Cramér–Rao bound,
+        photons/px it ends 2–6e-4 px from the converged fit, about a sixth of the Cramér–Rao bound,
         adding 1–3 % to the xy standard deviation.
     ``guess_smooth_px``: half-width of the box filter of the first guess (px).
     ``guess_window_px``: radius of the dark-spot centroid window of the first guess (px).
