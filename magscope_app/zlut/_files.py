@@ -178,9 +178,8 @@ def load_luts(
 
     The stored profile settings (:data:`PROFILE_FIELDS`), ROI size and pixel size are compared
     with the ones given (None: not checked); a mismatch raises :class:`LUTFileError` naming every
-    difference. A
-    missing file raises :class:`LUTFileNotFoundError`; an unreadable, corrupt or truncated file,
-    or one that is not a Z-LUT file, raises :class:`LUTFileError` naming the file.
+    difference. A missing file raises :class:`LUTFileNotFoundError`; an unreadable, corrupt or
+    truncated file, or one that is not a Z-LUT file, raises :class:`LUTFileError` naming the file.
     """
     path = Path(path)
     if not path.exists():
