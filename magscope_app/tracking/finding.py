@@ -116,18 +116,31 @@ def _gaussian_kernel(sigma: float) -> np.ndarray:
 
 def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur (edges: nearest pixel), float32."""
-    k = _gaussian_kernel(sigma)
-    half = len(k) // 2
-    out = image
-    for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (half, half)
-        padded = np.pad(out, pad, mode="edge")
-        n = out.shape[axis]
-        acc = np.zeros_like(out)
-        for i, weight in enumerate(k):
-            acc += weight * (padded[i : i + n] if axis == 0 else padded[:, i : i + n])
-        out = acc
+    return _convolve_separable(
+        np.ascontiguousarray(image, dtype=np.float32), _gaussian_kernel(sigma)
+    )
+
+
+@njit(cache=True, nogil=True)
+def _convolve_separable(image, kernel):  # pragma: no cover - compiled
+    h, w = image.shape
+    half = len(kernel) // 2
+    rows = np.empty_like(image)
+    for i in range(h):
+        for j in range(w):
+            acc = 0.0
+            for k in range(len(kernel)):
+                jj = min(max(j + k - half, 0), w - 1)
+                acc += kernel[k] * image[i, jj]
+            rows[i, j] = acc
+    out = np.empty_like(image)
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = 0.0
+        for k in range(len(kernel)):
+            ii = min(max(i + k - half, 0), h - 1)
+            for j in range(w):
+                out[i, j] += kernel[k] * rows[ii, j]
     return out
 
 
@@ -219,87 +232,104 @@ def _peaks(
     rows, cols = rows + 1, cols + 1
     order = np.argsort(-scores[rows, cols], kind="stable")
     points = np.column_stack([rows[order], cols[order]]).astype(np.float64)
-    values = scores[rows[order], cols[order]]
-    kept: list[int] = []
+    values = scores[rows[order], cols[order]].astype(np.float64)
+    keep = _suppress(points, values, min_distance, sidelobe_distance, SIDELOBE_FRACTION)
+    return points[keep].astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _suppress(points, values, min_distance, side_distance, fraction):  # pragma: no cover
+    """Indices of ``points`` (k, 2), sorted by decreasing ``values``, kept by a greedy pass: a
+    point within ``min_distance`` of a kept one, or within ``side_distance`` of a kept one more
+    than 1/``fraction`` times stronger, is dropped."""
+    kept = np.empty(len(points), dtype=np.int64)
+    n_kept = 0
     for k in range(len(points)):
-        if kept:
-            d = np.hypot(*(points[kept] - points[k]).T)
-            near = d < sidelobe_distance
-            if np.any(d < min_distance) or np.any(
-                values[kept][near] * SIDELOBE_FRACTION > values[k]
-            ):
-                continue
-        kept.append(k)
-    return points[kept].astype(np.int64)
+        ok = True
+        for q in range(n_kept):
+            j = kept[q]
+            d = math.hypot(points[k, 0] - points[j, 0], points[k, 1] - points[j, 1])
+            if d < min_distance or (d < side_distance and values[j] * fraction > values[k]):
+                ok = False
+                break
+        if ok:
+            kept[n_kept] = k
+            n_kept += 1
+    return kept[:n_kept]
 
 
 # -- sub-pixel centre ------------------------------------------------------------------------------
 def refine_centres(image: np.ndarray, xy: np.ndarray, half: int, iterations: int = 6) -> np.ndarray:
     """Radial-symmetry centres (n, 2) (x, y px) near the first guesses ``xy`` (n, 2).
 
-    Each centre minimises the weighted squared distances to the gradient lines of the
-    ``(2·half+1)²`` pixels around the guess (weights: squared gradient above the window's
+    Each centre minimises the weighted squared distances to the gradient lines (gradient of the
+    image smoothed with a Gaussian of σ 0.75 px)
+    of the ``(2·half+1)²`` pixels around the guess (weights: squared gradient above the window's
     median, times a Gaussian window of σ = half/2 about the current estimate); blind to the
-    gradient's sign like the votes.
+    gradient's sign like the votes. A guess without usable symmetry is returned unchanged.
     """
-    n = len(xy)
-    if n == 0:
-        return np.zeros((0, 2))
+    xy = np.ascontiguousarray(xy, dtype=np.float64).reshape(-1, 2)
+    smooth = _smooth(np.asarray(image, dtype=np.float32), 0.75)
+    return _refine(smooth, xy, half, iterations)
+
+
+@njit(cache=True, nogil=True)
+def _refine(image, xy, half, iterations):  # pragma: no cover - compiled
+    h, w = image.shape
     size = 2 * half + 1
-    padded = np.pad(image.astype(np.float32), half + 1, mode="edge")
-    ix = np.clip(np.rint(xy[:, 0]).astype(np.int64), 0, image.shape[1] - 1)
-    iy = np.clip(np.rint(xy[:, 1]).astype(np.int64), 0, image.shape[0] - 1)
-    offsets = np.arange(-half - 1, half + 2)
-    rows = (iy[:, None] + offsets[None, :] + half + 1)[:, :, None]
-    cols = (ix[:, None] + offsets[None, :] + half + 1)[:, None, :]
-    windows = _smooth_stack(padded[rows, cols])  # (n, size + 2, size + 2)
-    gx = 0.5 * (windows[:, 1:-1, 2:] - windows[:, 1:-1, :-2])
-    gy = 0.5 * (windows[:, 2:, 1:-1] - windows[:, :-2, 1:-1])
-    g2 = gx * gx + gy * gy
-    noise = np.median(g2.reshape(n, -1), axis=1)[:, None, None]
-    strength = np.maximum(g2 - noise, 0.0)
-    norm = np.sqrt(np.maximum(g2, 1e-30))
-    vx, vy = -gy / norm, gx / norm  # unit normal to each gradient line
-    px = (ix[:, None, None] + np.arange(-half, half + 1)[None, None, :]).astype(np.float64)
-    py = (iy[:, None, None] + np.arange(-half, half + 1)[None, :, None]).astype(np.float64)
-    px = np.broadcast_to(px, (n, size, size))
-    py = np.broadcast_to(py, (n, size, size))
-    proj = vx * px + vy * py  # (v · p) of each line
-    centre = xy.astype(np.float64).copy()
+    out = xy.copy()
+    gx = np.empty((size, size))
+    gy = np.empty((size, size))
+    g2 = np.empty(size * size)
     inv = -0.5 / (half / 2.0) ** 2
-    for _ in range(iterations):
-        d2 = (px - centre[:, 0, None, None]) ** 2 + (py - centre[:, 1, None, None]) ** 2
-        w = strength * np.exp(d2 * inv)
-        a = np.sum(w * vx * vx, axis=(1, 2))
-        b = np.sum(w * vx * vy, axis=(1, 2))
-        c = np.sum(w * vy * vy, axis=(1, 2))
-        ex = np.sum(w * vx * proj, axis=(1, 2))
-        ey = np.sum(w * vy * proj, axis=(1, 2))
-        det = a * c - b * b
-        ok = det > 1e-12 * np.maximum(a * c, 1e-300)
-        new = (
-            np.column_stack([(c * ex - b * ey), (a * ey - b * ex)]) / np.where(ok, det, 1)[:, None]
-        )
-        step = new - centre
-        # a step beyond the window means no usable symmetry there: keep the guess
-        good = ok & (np.hypot(step[:, 0], step[:, 1]) < half)
-        centre[good] = new[good]
-    return centre
-
-
-def _smooth_stack(windows: np.ndarray) -> np.ndarray:
-    k = _gaussian_kernel(0.75)
-    half = len(k) // 2
-    out = windows
-    for axis in (1, 2):
-        n = out.shape[axis]
-        pad = [(0, 0)] * 3
-        pad[axis] = (half, half)
-        padded = np.pad(out, pad, mode="edge")
-        acc = np.zeros_like(out)
-        for i, weight in enumerate(k):
-            acc += weight * np.take(padded, np.arange(i, i + n), axis=axis)
-        out = acc
+    for n in range(len(xy)):
+        ix = min(max(math.floor(xy[n, 0] + 0.5), 0), w - 1)
+        iy = min(max(math.floor(xy[n, 1] + 0.5), 0), h - 1)
+        for a in range(size):
+            for b in range(size):
+                r = iy - half + a
+                c = ix - half + b
+                r0, r1 = min(max(r - 1, 0), h - 1), min(max(r + 1, 0), h - 1)
+                c0, c1 = min(max(c - 1, 0), w - 1), min(max(c + 1, 0), w - 1)
+                rc = min(max(r, 0), h - 1)
+                cc = min(max(c, 0), w - 1)
+                sx = image[rc, c1] - image[rc, c0]
+                sy = image[r1, cc] - image[r0, cc]
+                gx[a, b] = sx
+                gy[a, b] = sy
+                g2[a * size + b] = sx * sx + sy * sy
+        noise = np.median(g2)
+        cx = xy[n, 0]
+        cy = xy[n, 1]
+        for _ in range(iterations):
+            sa = sb = sc = ex = ey = 0.0
+            for a in range(size):
+                py = iy - half + a
+                for b in range(size):
+                    strength = g2[a * size + b] - noise
+                    if strength <= 0.0:
+                        continue
+                    px = ix - half + b
+                    d2 = (px - cx) ** 2 + (py - cy) ** 2
+                    wgt = strength * math.exp(d2 * inv) / g2[a * size + b]
+                    vx = -gy[a, b]  # normal to the gradient line (unnormalised: /g2 above)
+                    vy = gx[a, b]
+                    proj = vx * px + vy * py
+                    sa += wgt * vx * vx
+                    sb += wgt * vx * vy
+                    sc += wgt * vy * vy
+                    ex += wgt * vx * proj
+                    ey += wgt * vy * proj
+            det = sa * sc - sb * sb
+            if not det > 1e-12 * sa * sc or det <= 0.0:
+                break
+            nx = (sc * ex - sb * ey) / det
+            ny = (sa * ey - sb * ex) / det
+            if math.hypot(nx - xy[n, 0], ny - xy[n, 1]) >= half:
+                break  # no usable symmetry here: keep what we have
+            cx, cy = nx, ny
+        out[n, 0] = cx
+        out[n, 1] = cy
     return out
 
 
@@ -384,11 +414,7 @@ def find_beads(
     half = max(4, min(int(radius), roi_size // 2))
     centres = refine_centres(image, guess, half)
     # a secondary peak of a bead refines onto the bead's centre: keep the strongest
-    unique: list[int] = []
-    for k in range(len(centres)):
-        if all(np.hypot(*(centres[k] - centres[j])) >= md for j in unique):
-            unique.append(k)
-    centres = centres[unique]
+    centres = centres[_suppress(centres, np.zeros(len(centres)), md, 0.0, 0.0)]
     scores, symmetry = radial_scores(image, centres, half, noise)
     order = np.argsort(-scores, kind="stable")
     centres, scores, symmetry = centres[order], scores[order], symmetry[order]
@@ -406,6 +432,9 @@ def find_beads(
             continue
         beads.append(Candidate(float(x), float(y), float(score), float(sym)))
     existing = dict(existing or {})
+    origins = np.array([roi_origin(c.x, c.y, roi_size) for c in beads]).reshape(-1, 2)
+    shared = np.all(np.abs(origins[:, None, :] - origins[None, :, :]) < roi_size, axis=2)
+    np.fill_diagonal(shared, False)
     accepted: list[Candidate] = []
     for k, c in enumerate(beads):
         reason = None
@@ -413,8 +442,7 @@ def find_beads(
             reason = OUTSIDE
         elif hits := [b for b, p in existing.items() if rois_overlap((c.x, c.y), p, roi_size)]:
             reason = f"overlaps bead {hits[0]}"
-        elif any(j != k and rois_overlap((c.x, c.y), (o.x, o.y), roi_size)
-                 for j, o in enumerate(beads)):  # fmt: skip
+        elif shared[k].any():
             reason = "overlaps candidate"
         elif max_beads is not None and len(accepted) >= max_beads:
             reason = f"beyond max {max_beads}"
