@@ -146,10 +146,11 @@ def _convolve_separable(image, kernel):  # pragma: no cover - compiled
 
 def _noise_sigma(image: np.ndarray) -> float:
     """Pixel noise (std) of ``image`` from its horizontal neighbour differences: their lower
-    quartile, which structure (beads) only raises, read as that of a Gaussian."""
+    quartile, which structure (beads) only raises, read as that of a Gaussian; at least the
+    rounding noise of integer pixel values (1/√12), so a flat or clipped frame has no SNR."""
     d = np.abs(np.diff(image, axis=1)).ravel()
     q25 = float(np.partition(d, len(d) // 4)[len(d) // 4])
-    return max(q25 / (0.3186 * math.sqrt(2.0)), 1e-12)
+    return max(q25 / (0.3186 * math.sqrt(2.0)), 1.0 / math.sqrt(12.0))
 
 
 def despeckle(image: np.ndarray, noise: float, k: float = HOT_PIXEL_SIGMA) -> np.ndarray:

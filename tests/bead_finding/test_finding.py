@@ -101,6 +101,19 @@ def test_noise_alone_gives_no_candidate():
     assert all(c.reason.startswith("score") for c in result.rejected)
 
 
+def test_flat_and_8_bit_frames():
+    assert find_beads(np.zeros((256, 256), dtype=np.uint8), ROI).accepted == []
+    rng = np.random.default_rng(7)
+    centres = np.array([[80.3, 90.6], [170.2, 180.9]])
+    # an 8-bit camera with little noise: many neighbour differences are exactly 0
+    image = frame(rng, centres, FAMILIES["dark_centre"], (256, 256), photons=100.0)
+    image = np.clip(np.round(image / 2.0), 0, 255).astype(np.uint8)
+    result = find_beads(image, ROI)
+    assert len(result.accepted) == 2
+    for c in result.accepted:
+        assert np.min(np.hypot(centres[:, 0] - c.x, centres[:, 1] - c.y)) < 1.0
+
+
 def test_rejections_carry_their_reason():
     rng = np.random.default_rng(6)
     # 0: near the left edge; 1 and 2: 40 px apart (ROIs overlap); 3, 4, 5: free
