@@ -4,22 +4,27 @@ A bead's image is point-symmetric about its centre, whatever it looks like (dark
 centre, in focus or a set of defocused rings): every intensity gradient of it lies on a line
 through the centre. :func:`find_beads` therefore
 
-1. bins the frame (mean of ``bin × bin`` pixels), smooths it lightly and takes its gradient;
+1. replaces hot/dead pixels, bins the frame (mean of ``bin × bin`` pixels) and takes its
+   gradient (no smoothing: smoothed noise would look like small symmetric blobs);
 2. lets every pixel whose gradient stands out of the noise (``> GRADIENT_SNR`` × the gradient's
    noise, estimated from the frame itself) vote, with its gradient SNR (capped), for every point
-   on its gradient line at distances ``2 … radius`` px on both sides (radial-symmetry voting:
-   the sign of the gradient does not matter);
-3. takes the peaks of the smoothed vote map (the *score*: summed gradient SNR of the pixels
-   pointing at that point; noise alone stays far below the default threshold) at least
-   ``min_distance`` px apart (non-maximum suppression), and
+   on its gradient line from 2 binned pixels to ``radius`` px away on both sides
+   (radial-symmetry voting: the sign of the gradient does not matter);
+3. takes the peaks of the smoothed vote map at least ``min_distance`` px apart, leaving out the
+   weak side peaks that a bead's outer rings make near it;
 4. refines each peak at full resolution as the point closest, in the weighted least-squares
    sense, to all gradient lines near it (radial-symmetry centre, iterated with a Gaussian
-   window about the current estimate), good to a fraction of a pixel.
+   window about the current estimate), good to a fraction of a pixel, and
+5. scores each centre by its ring profile (:func:`radial_scores`): the *score* is the
+   signal-to-noise ratio of the ring means (~0 on noise), the *symmetry* the share of the
+   structure that rings about this centre explain (~1 for a bead, low off-centre).
 
-Candidates are then accepted or rejected with a reason (never silently dropped): below the score
-threshold, ROI leaving the frame, ROI overlapping an existing bead's or another candidate's ROI,
-or beyond ``max_beads``. Coordinates: x = column, y = row, pixels, origin at the centre of pixel
-(0, 0) of the frame. Nothing here knows the simulator: it works on any camera frame.
+Candidates are then accepted or rejected with a reason: a low score or symmetry (reported down to
+half the score threshold; pure noise is not listed), ROI leaving the frame, ROI overlapping an
+existing bead's or another candidate's ROI, or beyond ``max_beads``. Limitation: a bead within a
+ROI side of a bead more than 3× stronger in the vote map is taken for that bead's ring (step 3).
+Coordinates: x = column, y = row, pixels, origin at the centre of pixel (0, 0) of the frame;
+pixel values in camera units. Nothing here knows the simulator: it works on any camera frame.
 """
 
 from __future__ import annotations
@@ -56,8 +61,8 @@ OUTSIDE = "roi_outside_frame"
 
 @dataclass(frozen=True)
 class Candidate:
-    """One peak of the bead score map: centre (px, full frame), score, and why it was rejected
-    (None: accepted)."""
+    """A possible bead: centre (px, full frame), score and symmetry (see :func:`radial_scores`),
+    and why it was rejected (None: accepted)."""
 
     x: float
     y: float
