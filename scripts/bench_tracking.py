@@ -5,9 +5,9 @@ a 41-plane Z-LUT, by one process and by N spawned processes together (each track
 of frames); compile and warm-up time are excluded. Also one process on 128 x 128 ROIs (settings
 scaled to the ROI), and one process with a warm start (``xy0`` = the previous frame's result, as
 the live tracking workers pass it). ``find_beads_ms_1024``: bead finding
-(magscope_app.tracking.find_beads) on a simulated 1024 x 1024 frame of 100 beads, median of 5 runs
-(``_best``: fastest; ``find_beads_cpu_ms_1024``: least CPU time of this thread, unaffected by
-other load).
+(magscope_app.tracking.finding.find_beads) on a simulated 1024 x 1024 frame of 100 beads, median
+of 5 runs (``_best``: fastest; ``find_beads_cpu_ms_1024``: least CPU time of this thread,
+unaffected by other load).
 
 The machine is shared, so each rate is measured in ``--rounds`` rounds of ``--seconds / rounds``:
 ``*_best`` is the best round (least disturbed by other load), the plain key the median round;
