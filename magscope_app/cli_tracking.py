@@ -7,6 +7,9 @@
     magscope-app beads remove ID [ID …]      remove beads
     magscope-app beads move ID X Y           move a bead
     magscope-app beads clear                 remove every bead
+    magscope-app beads find [--add] [--max N] [--min-distance PX] [--frames N] [--min-score S]
+                                             detect beads on the newest frame(s)
+    magscope-app beads classify [SECONDS]    stuck or tethered, from the last SECONDS of tracks
     magscope-app tracking                    tracking status (rate, latency, frames lost)
     magscope-app tracking settings [KEY=VALUE …]   show or change the tracking settings
     magscope-app tracking roi-size N         set the ROI side (even, 16…256 px)
@@ -32,7 +35,7 @@ def _beads(args: argparse.Namespace) -> int:
         if action == "list":
             result = client.call("beads")
             rows = [
-                f"{b['id']:>5}  x {b['x']:8.2f}  y {b['y']:8.2f}  roi {b['roi']}"
+                f"{b['id']:>5}  x {b['x']:8.2f}  y {b['y']:8.2f}  roi {b['roi']}  {b['kind']}"
                 + ("  AT EDGE" if b["at_edge"] else "")
                 for b in result["beads"]
             ]
@@ -54,10 +57,53 @@ def _beads(args: argparse.Namespace) -> int:
                 "move_bead", id=int(values[0]), x=float(values[1]), y=float(values[2])
             )
             _print(result, args.json, f"bead {result['id']} ROI {result['roi']}")
+        elif action == "find":
+            options = {"max": args.max, "min_distance": args.min_distance,
+                       "frames": args.frames, "min_score": args.min_score}  # fmt: skip
+            options = {k: v for k, v in options.items() if v is not None}
+            result = client.call("find_beads", add=args.add, **options)
+            _print(result, args.json, _found_text(result))
+        elif action == "classify":
+            if len(values) > 1:
+                raise SystemExit("magscope-app beads classify: give at most SECONDS")
+            result = client.call(
+                "classify_beads", **({"seconds": float(values[0])} if values else {})
+            )
+            _print(result, args.json, _classified_text(result))
         else:  # clear
             result = client.call("clear_beads")
             _print(result, args.json, f"removed {result['removed']} bead(s)")
     return 0
+
+
+def _found_text(result: dict[str, Any]) -> str:
+    lines = [f"{len(result['candidates'])} candidate(s) on frame(s) {result['frames']}:"]
+    lines += [
+        f"  x {c['x']:8.2f}  y {c['y']:8.2f}  score {c['score']:8.1f}" for c in result["candidates"]
+    ]
+    if result["rejected"]:
+        lines.append(f"{len(result['rejected'])} rejected:")
+        lines += [
+            f"  x {c['x']:8.2f}  y {c['y']:8.2f}  score {c['score']:8.1f}  {c['reason']}"
+            for c in result["rejected"]
+        ]
+    if "ids" in result:
+        lines.append(f"added bead(s) {result['ids']}")
+    return "\n".join(lines)
+
+
+def _classified_text(result: dict[str, Any]) -> str:
+    def nm(value: float | None) -> str:
+        return "   -" if value is None else f"{value:6.1f}"
+
+    lines = [f"from the last {result['seconds']:g} s of tracks (rms about a linear trend):"]
+    for b in result["beads"]:
+        lines.append(
+            f"{b['id']:>5}  {b['kind']:<8}  lateral {nm(b['lateral_nm'])} nm  "
+            f"axial {nm(b['axial_nm'])} nm  ({b['samples']} samples)"
+            + (f"  {b['reason']}" if "reason" in b else "")
+        )
+    return "\n".join(lines)
 
 
 def _parse_setting(text: str) -> tuple[str, float | int]:
@@ -103,10 +149,19 @@ def _tracking(args: argparse.Namespace) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``beads`` and ``tracking`` to the ``magscope-app`` parser."""
-    p = sub.add_parser("beads", parents=[common], help="list, add, remove, move or clear beads")
-    p.add_argument("action", nargs="?", default="list",
-                   choices=["list", "add", "remove", "move", "clear"])  # fmt: skip
-    p.add_argument("values", nargs="*", help="X Y pairs (add), IDs (remove), ID X Y (move)")
+    p = sub.add_parser("beads", parents=[common],
+                       help="list, add, remove, move, clear, find or classify beads")  # fmt: skip
+    actions = ["list", "add", "remove", "move", "clear", "find", "classify"]
+    p.add_argument("action", nargs="?", default="list", choices=actions)
+    p.add_argument(
+        "values", nargs="*", help="X Y pairs (add), IDs (remove), ID X Y (move), SECONDS (classify)"
+    )
+    p.add_argument("--add", action="store_true", help="find: add the accepted candidates")
+    p.add_argument("--max", type=int, help="find: accept at most N beads")
+    p.add_argument("--min-distance", type=float, metavar="PX",
+                   help="find: peaks closer than this are one bead")  # fmt: skip
+    p.add_argument("--frames", type=int, help="find: search the mean of N newest frames")
+    p.add_argument("--min-score", type=float, help="find: score threshold (default 10)")
     p.add_argument("--json", action="store_true", help="machine-readable JSON")
     p.set_defaults(func=_beads)
 

@@ -4,7 +4,10 @@ Frames of 100 beads (64 x 64 ROIs, Poisson noise, 1,000 photons/px background) a
 a 41-plane Z-LUT, by one process and by N spawned processes together (each tracking its own share
 of frames); compile and warm-up time are excluded. Also one process on 128 x 128 ROIs (settings
 scaled to the ROI), and one process with a warm start (``xy0`` = the previous frame's result, as
-the live tracking workers pass it).
+the live tracking workers pass it). ``find_beads_ms_1024``: bead finding
+(magscope_app.tracking.finding.find_beads) on a simulated 1024 x 1024 frame of 100 beads, median
+of 5 runs (``_best``: fastest; ``find_beads_cpu_ms_1024``: least CPU time of this thread,
+unaffected by other load).
 
 The machine is shared, so each rate is measured in ``--rounds`` rounds of ``--seconds / rounds``:
 ``*_best`` is the best round (least disturbed by other load), the plain key the median round;
@@ -23,9 +26,11 @@ import os
 import time
 
 import numpy as np
+from magscope_app.hardware.simulated import SimulatedCamera
 from magscope_app.hardware.simulated.optics import expected_roi
 
 from magscope_app.tracking import TrackingSettings, make_zlut, track_xyz
+from magscope_app.tracking.finding import find_beads
 
 BEADS_PER_FRAME = 100
 BACKGROUND = 1000.0
@@ -133,6 +138,24 @@ def _cpu_rate(rois, lut, frames: int = 30) -> float:
     return rois.shape[0] / best
 
 
+def _find_ms(runs: int = 5) -> tuple[float, float, float, int]:
+    """(median ms, best ms, least CPU ms, beads accepted) of find_beads on a 1024² frame of
+    100 beads."""
+    camera = SimulatedCamera(width=1024, height=1024, n_beads=100, n_reference_beads=0)
+    try:
+        image = camera.render_next().image
+    finally:
+        camera.close()
+    find_beads(image, 64)  # compile / load the numba cache
+    times, cpu = [], []
+    for _ in range(runs):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        result = find_beads(image, 64)
+        times.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.thread_time() - c0) * 1e3)
+    return float(np.median(times)), min(times), min(cpu), len(result.accepted)
+
+
 def _summary(key: str, rates: list[float]) -> dict:
     return {key: round(float(np.median(rates))), f"{key}_best": round(max(rates))}
 
@@ -156,6 +179,11 @@ def main() -> None:
     out["rois_per_cpu_s_all_workers"] = round(max(cpu_rates))
     rois128, lut128 = _data(128, _settings(128))
     out |= _summary("rois_per_s_1proc_128", _rounds(rois128, lut128, per_round, args.rounds))
+    median, best, cpu, accepted = _find_ms()
+    out["find_beads_ms_1024"] = round(median, 1)
+    out["find_beads_ms_1024_best"] = round(best, 1)
+    out["find_beads_cpu_ms_1024"] = round(cpu, 1)
+    out["find_beads_accepted_of_100"] = accepted
     out["cpu_count"] = os.cpu_count()
     out["load_avg_1min"] = round(os.getloadavg()[0], 2)
     print(json.dumps(out))

@@ -1,8 +1,10 @@
-"""The tracking service's bead table: bead centres, their ROIs and the BeadRoiBuffer."""
+"""The tracking service's bead table: bead centres, their ROIs and the BeadRoiBuffer, and each
+bead's kind (stuck / tethered / unknown, from ``classify_beads``)."""
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from ..buffers import BeadRoiBuffer
@@ -25,6 +27,10 @@ class BeadTable:
         self.buffer = buffer
         self.width, self.height, self.size = width, height, size
         self.centres: dict[int, tuple[float, float]] = {}
+        #: "stuck" | "tethered" (from classify_beads); a bead not listed is "unknown".
+        self.kinds: dict[int, str] = {}
+        #: When each bead got its current centre (time.time() s): older track rows are not its.
+        self.since: dict[int, float] = {}
 
     # -- geometry -------------------------------------------------------------------------------
     def roi(self, x: float, y: float, size: int | None = None) -> Roi:
@@ -88,6 +94,7 @@ class BeadTable:
         ids = self._free_ids(len(points))
         self.buffer.add_beads({i: self.roi(*p) for i, p in zip(ids, points, strict=True)})
         self.centres.update(zip(ids, points, strict=True))
+        self.since.update(dict.fromkeys(ids, time.time()))
         return ids
 
     def remove(self, ids: Any) -> list[int]:
@@ -97,6 +104,8 @@ class BeadTable:
         self.buffer.remove_beads(ids)
         for i in ids:
             self.centres.pop(i, None)
+            self.kinds.pop(i, None)
+            self.since.pop(i, None)
         return ids
 
     def move(self, bead: int, x: float, y: float) -> None:
@@ -104,11 +113,15 @@ class BeadTable:
         point = self._centre("move_bead", [x, y])
         self.buffer.update_beads({bead: self.roi(*point)})
         self.centres[bead] = point
+        self.kinds.pop(bead, None)  # another bead now
+        self.since[bead] = time.time()
 
     def clear(self) -> int:
         count = len(self.centres)
         self.buffer.clear_beads()
         self.centres.clear()
+        self.kinds.clear()
+        self.since.clear()
         return count
 
     def resize(self, size: int) -> None:
@@ -118,6 +131,13 @@ class BeadTable:
 
     def describe(self) -> list[dict[str, Any]]:
         return [
-            {"id": i, "x": x, "y": y, "roi": list(self.roi(x, y)), "at_edge": self.at_edge(x, y)}
+            {
+                "id": i,
+                "x": x,
+                "y": y,
+                "roi": list(self.roi(x, y)),
+                "at_edge": self.at_edge(x, y),
+                "kind": self.kinds.get(i, "unknown"),
+            }
             for i, (x, y) in sorted(self.centres.items())
         ]

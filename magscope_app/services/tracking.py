@@ -32,6 +32,7 @@ from ..tracking import PROFILE_FIELDS, ZLUT, TrackingSettings
 from ..tracking_config import roi_size_problem, settings_from_mapping
 from ..workers._runtime import WorkerSpec
 from ..workers.tracking import LATENCY_EDGES_S
+from . import _bead_finding
 from ._beads import BeadTable
 from .base import DaemonContext, Service
 from .camera import CAMERA_WORKER, CameraService
@@ -243,7 +244,8 @@ class TrackingService(Service):
         bead = Param("id", "int", minimum=0, maximum=ROI_CAPACITY - 1, help="bead id")
         opt_bead = Param("bead", "int", required=False, minimum=0, maximum=ROI_CAPACITY - 1,
                          help="bead id (omit: the default LUT)")  # fmt: skip
-        table.add("beads", self._cmd_beads, help="list the beads (id, centre px, ROI, at_edge)")
+        table.add("beads", self._cmd_beads,
+                  help="list the beads (id, centre px, ROI, at_edge, kind)")  # fmt: skip
         table.add("add_beads", self._cmd_add_beads,
                   Param("rois", "list", help="bead centres [[x, y], …] in full-frame pixels"),
                   help="add beads; returns their ids")  # fmt: skip
@@ -252,6 +254,27 @@ class TrackingService(Service):
         table.add("move_bead", self._cmd_move_bead, bead, Param("x", "float"),
                   Param("y", "float"), help="move a bead's centre (px)")  # fmt: skip
         table.add("clear_beads", self._cmd_clear_beads, help="remove every bead")
+        table.add("find_beads", self._cmd_find_beads,
+                  Param("add", "bool", required=False, default=False,
+                        help="add the accepted candidates as beads"),
+                  Param("max", "int", required=False, minimum=1, maximum=ROI_CAPACITY,
+                        help="accept at most this many (highest score first)"),
+                  Param("min_distance", "float", required=False, minimum=1.0,
+                        help="px: peaks closer than this are one bead (default ROI side / 4)"),
+                  Param("frames", "int", required=False, default=1, minimum=1, maximum=100,
+                        help="search the mean of this many newest frames"),
+                  Param("min_score", "float", required=False, minimum=0.0,
+                        help="score threshold (default 10)"),
+                  help="detect beads on the newest frame(s): candidates with scores, rejected "
+                  "ones with the reason; add=true adds the accepted ones")  # fmt: skip
+        table.add("classify_beads", self._cmd_classify_beads,
+                  Param("seconds", "float", required=False, default=3.0, minimum=0.1,
+                        maximum=100.0, help="s of track to judge from"),
+                  Param("max_lateral_nm", "float", required=False, minimum=0.0,
+                        help="largest lateral rms of a stuck bead (default 5 nm)"),
+                  Param("max_axial_nm", "float", required=False, minimum=0.0,
+                        help="largest axial rms of a stuck bead (default 10 nm)"),
+                  help="classify the beads as stuck or tethered from their motion")  # fmt: skip
         table.add("set_roi_size", self._cmd_set_roi_size,
                   Param("size", "int", help="ROI side (even, 16…256 px)"),
                   help="set the ROI size of every bead")  # fmt: skip
@@ -307,6 +330,49 @@ class TrackingService(Service):
         if self.profile_bead is not None:
             await self._set_profile_bead(None)
         return {"removed": count}
+
+    def _frame_rate(self) -> float:
+        return float(self.camera.status().get("fps") or 0.0)
+
+    async def _cmd_find_beads(
+        self,
+        add: bool = False,
+        max: int | None = None,  # the command's argument name
+        min_distance: float | None = None,
+        frames: int = 1,
+        min_score: float | None = None,
+    ) -> dict[str, Any]:
+        if add:
+            self._check_unfrozen("find_beads")
+        assert self.beads is not None
+        result, numbers = await _bead_finding.find(
+            self.beads,
+            self.ctx.buffers["VideoBuffer"],
+            self._frame_rate(),
+            frames=frames,
+            max_beads=max,
+            min_distance=min_distance,
+            min_score=min_score,
+        )
+        out: dict[str, Any] = {"frames": numbers, "roi_size": self.beads.size, **result.to_dict()}
+        if add:
+            self._check_unfrozen("find_beads")  # a sweep may have started meanwhile
+            points = [[c.x, c.y] for c in result.accepted]
+            out["ids"] = self.beads.add(points) if points else []
+        return out
+
+    async def _cmd_classify_beads(
+        self,
+        seconds: float = 3.0,
+        max_lateral_nm: float | None = None,
+        max_axial_nm: float | None = None,
+    ) -> dict[str, Any]:
+        assert self.beads is not None
+        given = {"max_lateral_nm": max_lateral_nm, "max_axial_nm": max_axial_nm}
+        thresholds = {k: v for k, v in given.items() if v is not None}
+        return await _bead_finding.classify(
+            self.beads, self.ctx.buffers["Tracks"], seconds, self._frame_rate(), **thresholds
+        )
 
     async def _cmd_set_roi_size(self, size: int) -> dict[str, Any]:
         self._check_unfrozen("set_roi_size")
