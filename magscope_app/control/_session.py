@@ -87,7 +87,7 @@ class Session:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queue:
+            while self._queue or self._dropped:  # the drop count goes out even alone
                 lines = list(self._queue)
                 self._queue.clear()
                 self._full_since = None

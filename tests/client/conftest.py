@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _daemon_process import DaemonProcess, wait_for
+from magscope_app.hardware.config import create_device
 
 import magscope_app
 from magscope_app.config import load_daemon_config
-from magscope_app.hardware.config import create_device
 
 CONFIG = """
 [camera]
