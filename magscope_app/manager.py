@@ -227,7 +227,7 @@ class Daemon:
         table.add(
             "ping_event",
             self._cmd_ping_event,
-            Param("count", "int", required=False, default=1, minimum=1, maximum=100_000),
+            Param("count", "int", required=False, default=1, minimum=1, maximum=10_000),
             help="publish COUNT events on the topic 'ping' (event latency and load tests)",
         )
         for service in self._services:

@@ -4,8 +4,9 @@
 The connection's reader thread hands every event to the hub (:meth:`EventHub.dispatch`), which
 puts it, without ever blocking, into the bounded queue of each subscription that wants its topic.
 A full queue drops the event and counts it; the subscriber gets an ``overflow`` event with the
-count before its next event. Events the daemon itself had to drop for this connection arrive as
-``overflow`` events too (payload ``{"dropped": n}``, ``"where": "daemon"``).
+count (payload ``{"dropped": n, "where": "client"}``) before its next event. Events the daemon
+itself had to drop for this connection arrive as ``overflow`` events too (``{"dropped": n}``),
+given to every subscription of the connection.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Subscription:
         self._hub = hub
         self._queue: queue.Queue[Event] = queue.Queue(maxsize)
         self._dropped = 0
+        self._dropped_lock = threading.Lock()
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self.closed = False
 
@@ -76,12 +78,14 @@ class Subscription:
         try:
             self._queue.put_nowait(event)
         except queue.Full:
-            self._dropped += 1
+            with self._dropped_lock:
+                self._dropped += 1
 
     def get(self, timeout: float | None = None) -> Event | None:
         """The next event, waiting at most ``timeout`` s (None: forever); None on timeout."""
         if self._dropped:
-            dropped, self._dropped = self._dropped, 0
+            with self._dropped_lock:
+                dropped, self._dropped = self._dropped, 0
             return Event(OVERFLOW_EVENT, time.time(), {"dropped": dropped, "where": "client"})
         try:
             return self._queue.get(timeout=timeout)
@@ -198,12 +202,13 @@ class EventHub:
     def dispatch(self, event: Event) -> None:
         """Hand ``event`` to its watchers and subscribers; overflow and disconnect go to all."""
         broadcast = event.topic in (OVERFLOW_EVENT, DISCONNECTED_EVENT)
-        for watcher in self._watchers.get(event.topic, ()):
-            watcher(event)
-        if broadcast:
-            for watchers in self._watchers.values():
+        for topic, watchers in list(self._watchers.items()):
+            if broadcast or topic == event.topic:
                 for watcher in watchers:
-                    watcher(event)
+                    try:
+                        watcher(event)
+                    except Exception:  # never let a handle's bug stop the reader thread
+                        log.exception("event watcher %r failed on %r", watcher, event.topic)
         for sub in self._subscribers:
             if broadcast or event.topic in sub.topics:
                 sub.offer(event)
