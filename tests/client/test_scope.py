@@ -4,6 +4,7 @@ tracks from shared memory."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import numpy as np
@@ -190,3 +191,14 @@ def test_call_is_the_escape_hatch_and_errors_keep_their_class(scope):
         scope.call("fly")
     with pytest.raises(CommandFailed, match="no recording is running"):
         scope.call("record_stop")
+
+
+def test_the_client_works_inside_a_running_event_loop(sim):
+    # As in a Jupyter notebook: the caller's thread runs an asyncio loop; the client uses none.
+    async def notebook_cell() -> tuple[str, float]:
+        with magscope_app.connect(sim["instance"]) as scope:
+            status = scope.status()
+            return status.instance, scope.focus.position
+
+    instance, position = asyncio.run(notebook_cell())
+    assert instance == sim["instance"] and position is not None
