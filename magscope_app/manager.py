@@ -29,7 +29,7 @@ from .control.commands import CommandTable, Param
 from .control.server import ControlServer
 from .ipc import Fault, Reply, WorkerMessage
 from .paths import InstancePaths, instance_paths
-from .services.base import DaemonContext, Service
+from .services.base import DaemonContext, LogEvents, Service
 from .services.camera import CameraService
 from .services.motors import MotorService
 from .services.recording import RecordingService
@@ -183,9 +183,13 @@ class Daemon:
         for handler in (stderr, rotating):
             handler.setFormatter(formatter)
             root.addHandler(handler)
-        self._log_handlers = [stderr, rotating]
+        events = LogEvents(self.ctx, asyncio.get_running_loop())  # warnings as "log" events
+        root.addHandler(events)
+        self._log_handlers = [stderr, rotating, events]
         self._log_queue = SPAWN.Queue()
-        self._log_listener = logging.handlers.QueueListener(self._log_queue, stderr, rotating)
+        self._log_listener = logging.handlers.QueueListener(
+            self._log_queue, stderr, rotating, events
+        )
         self._log_listener.start()
         if note := getattr(self, "_stale_note", None):
             log.warning(note)

@@ -8,6 +8,7 @@ service lives in its own module so the manager stays small.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -120,6 +121,31 @@ class DaemonContext:
         for listener in list(self.event_listeners):
             listener(record)
         self.publish("log", {"level": level, "source": source, "text": text})
+
+
+class LogEvents(logging.Handler):
+    """Publishes warnings and errors logged by any process of the daemon as ``log`` events.
+
+    Safe from any thread (records of workers arrive on the log listener's thread): the event is
+    handed to the event loop. Records of :meth:`DaemonContext.event` are skipped (it publishes
+    them itself).
+    """
+
+    def __init__(self, ctx: DaemonContext, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(logging.WARNING)
+        self._ctx = ctx
+        self._loop = loop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING or record.name == __name__:
+            return
+        payload = {
+            "level": record.levelname.lower(),
+            "source": record.processName if record.processName != "MainProcess" else record.name,
+            "text": record.getMessage(),
+        }
+        with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
+            self._loop.call_soon_threadsafe(self._ctx.publish, "log", payload)
 
 
 class Service:

@@ -161,3 +161,21 @@ def test_a_move_wait_has_a_deadline_and_survives_a_lost_settle_event(scope):
         handle.wait(timeout=0.1)
     final = handle.wait(timeout=30)  # ends by asking motor_state
     assert final.position == pytest.approx(12.0) and handle.done
+
+
+def test_warnings_logged_by_the_daemon_arrive_as_log_events(scope, sim):
+    with scope.events("log") as sub:
+        intruder = RawClient(sim["instance"])
+        try:
+            intruder.token = "wrong"
+            intruder.send("status")  # refused, and logged as a warning
+        finally:
+            intruder.close()
+        scope.call("set_setting", device="camera", name="exposure", value=5.0)  # a ctx.event
+        events = _collect(
+            sub,
+            lambda ev: _has(ev, "log", level="warning", text="refused a request with a missing "
+                            "or wrong token") and _has(ev, "log", level="info"),
+        )  # fmt: skip
+    info = next(e for e in events if e.payload["level"] == "info")
+    assert "setting camera.exposure = 5.0" in info.payload["text"]
