@@ -1,7 +1,7 @@
 """magscope-app: control daemon for magnetic-tweezers microscopes.
 
-The public entry point for scripts and notebooks is :func:`connect`, which returns a synchronous
-client of a running daemon (see :mod:`magscope_app.control`).
+The public entry point for scripts and notebooks is :func:`connect`, which returns the typed,
+synchronous client of a daemon (see :mod:`magscope_app.client`).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -11,6 +11,25 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-from .control import Client, CommandError, DaemonNotRunning, connect
+from .client import (
+    CommandError,
+    CommandFailed,
+    DaemonNotRunning,
+    InvalidArgument,
+    LimitExceeded,
+    Scope,
+    connect,
+)
+from .control import Client
 
-__all__ = ["Client", "CommandError", "DaemonNotRunning", "__version__", "connect"]
+__all__ = [
+    "Client",
+    "CommandError",
+    "CommandFailed",
+    "DaemonNotRunning",
+    "InvalidArgument",
+    "LimitExceeded",
+    "Scope",
+    "__version__",
+    "connect",
+]

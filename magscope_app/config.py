@@ -5,7 +5,11 @@ plus the core's own ``[daemon]`` section.
 
 * ``video_stacks`` (int ≥ 2): stacks in the VideoBuffer ring;
 * ``images_per_stack`` (int ≥ 1): frames per stack (1 gives the lowest tracking latency);
-* ``max_worker_crashes`` (int ≥ 1): crashes within a minute after which a worker is given up.
+* ``max_worker_crashes`` (int ≥ 1): crashes within a minute after which a worker is given up;
+* ``client_queue_events`` (int ≥ 16): events queued per subscribed client before they are dropped
+  (and counted, and reported to that client);
+* ``client_stuck_s`` (int ≥ 1): seconds a client's event queue may stay full before the daemon
+  disconnects that client.
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ from .tracking_config import TrackingConfig
 __all__ = ["ConfigError", "DaemonConfig", "DaemonSettings", "load_daemon_config"]
 
 
-_MINIMA = {"video_stacks": 2, "images_per_stack": 1, "max_worker_crashes": 1}
+_MINIMA = {
+    "video_stacks": 2,
+    "images_per_stack": 1,
+    "max_worker_crashes": 1,
+    "client_queue_events": 16,
+    "client_stuck_s": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,8 @@ class DaemonSettings:
     video_stacks: int = 32
     images_per_stack: int = 4
     max_worker_crashes: int = 5
+    client_queue_events: int = 4096
+    client_stuck_s: int = 10
 
     @classmethod
     def from_table(cls, table: Any, source: str) -> DaemonSettings:

@@ -25,11 +25,11 @@ from typing import Any
 from . import __version__
 from .buffers import remove_stale_segments
 from .config import DaemonConfig
-from .control.commands import CommandTable
+from .control.commands import CommandTable, Param
 from .control.server import ControlServer
 from .ipc import Fault, Reply, WorkerMessage
 from .paths import InstancePaths, instance_paths
-from .services.base import DaemonContext, Service
+from .services.base import DaemonContext, LogEvents, Service
 from .services.camera import CameraService
 from .services.motors import MotorService
 from .services.recording import RecordingService
@@ -100,9 +100,17 @@ class Daemon:
                 service.start()
             token = secrets.token_hex(32)
             _write_private(self.paths.token, token)
+            daemon_settings = self.ctx.config.daemon
             self._server = ControlServer(
-                self._commands(), token, self.paths.socket, tcp_port=self._tcp_port
+                self._commands(),
+                token,
+                self.paths.socket,
+                tcp_port=self._tcp_port,
+                instance=self.instance,
+                queue_events=daemon_settings.client_queue_events,
+                stuck_after_s=daemon_settings.client_stuck_s,
             )
+            self.ctx.event_sinks.append(self._server.publish)
             await self._server.start()
             log.info("listening on %s", self.paths.socket)
             await self._stop_requested.wait()
@@ -116,6 +124,7 @@ class Daemon:
         if self._stop_requested is not None and not self._stop_requested.is_set():
             self._stop_reason = reason
             self._stop_requested.set()
+            self.ctx.publish("daemon", {"state": "stopping", "reason": reason})
 
     async def _shutdown(self) -> None:
         loop = asyncio.get_running_loop()
@@ -174,9 +183,13 @@ class Daemon:
         for handler in (stderr, rotating):
             handler.setFormatter(formatter)
             root.addHandler(handler)
-        self._log_handlers = [stderr, rotating]
+        events = LogEvents(self.ctx, asyncio.get_running_loop())  # warnings as "log" events
+        root.addHandler(events)
+        self._log_handlers = [stderr, rotating, events]
         self._log_queue = SPAWN.Queue()
-        self._log_listener = logging.handlers.QueueListener(self._log_queue, stderr, rotating)
+        self._log_listener = logging.handlers.QueueListener(
+            self._log_queue, stderr, rotating, events
+        )
         self._log_listener.start()
         if note := getattr(self, "_stale_note", None):
             log.warning(note)
@@ -193,6 +206,7 @@ class Daemon:
 
     # -- workers --------------------------------------------------------------------------------
     def _on_worker_started(self, name: str) -> None:
+        self.ctx.publish("daemon", {"worker": name, "state": "started"})
         for service in self._services:
             service.on_worker_started(name)
 
@@ -214,6 +228,12 @@ class Daemon:
         table.add("describe", self._cmd_describe, help="shared-memory buffers, to attach to them")
         table.add("stop", self._cmd_stop, help="shut the daemon down")
         table.add("help", self._cmd_help, help="list commands")
+        table.add(
+            "ping_event",
+            self._cmd_ping_event,
+            Param("count", "int", required=False, default=1, minimum=1, maximum=10_000),
+            help="publish COUNT events on the topic 'ping' (event latency and load tests)",
+        )
         for service in self._services:
             service.add_commands(table)
         self._table = table
@@ -247,6 +267,11 @@ class Daemon:
             if part is not None:
                 status[service.name] = part
         return status
+
+    async def _cmd_ping_event(self, count: int) -> dict[str, Any]:
+        for seq in range(count):
+            self.ctx.publish("ping", {"seq": seq, "sent": time.time()})
+        return {"published": count}
 
     async def _cmd_describe(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,31 @@
-"""The public remote API: a JSON-lines control server in the daemon and a synchronous client."""
+"""The remote API: a JSON-lines control server in the daemon, error classes by code and the
+plain synchronous client (the typed client is :mod:`magscope_app.client`)."""
 
-from .client import Client, DaemonNotRunning, connect
-from .protocol import CommandError
+from .client import Client, connect
+from .errors import (
+    BadRequest,
+    CommandFailed,
+    DaemonNotRunning,
+    InvalidArgument,
+    LimitExceeded,
+    ProtocolMismatch,
+    Unauthorized,
+    UnknownCommand,
+)
+from .protocol import PROTOCOL_VERSION, TOPICS, CommandError
 
-__all__ = ["Client", "CommandError", "DaemonNotRunning", "connect"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "TOPICS",
+    "BadRequest",
+    "Client",
+    "CommandError",
+    "CommandFailed",
+    "DaemonNotRunning",
+    "InvalidArgument",
+    "LimitExceeded",
+    "ProtocolMismatch",
+    "Unauthorized",
+    "UnknownCommand",
+    "connect",
+]

@@ -1,4 +1,9 @@
-"""Synchronous client of a running daemon: what scripts, notebooks, the CLI and the GUI use."""
+"""The plain synchronous client: one command at a time, dicts in and out (used by the CLI).
+
+Scripts, notebooks and the GUI use the typed client, :func:`magscope_app.connect`
+(:mod:`magscope_app.client`), which adds objects, handles and live events on top of the same
+protocol.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,16 @@ import socket
 from typing import Any
 
 from ..paths import instance_paths
-from .protocol import MAX_LINE_BYTES, CommandError, encode
-
-
-class DaemonNotRunning(ConnectionError):
-    """No daemon answers under the requested instance name."""
+from .errors import DaemonNotRunning, error_from_reply
+from .protocol import MAX_LINE_BYTES, encode
 
 
 class Client:
     """A connection to daemon ``instance``.
 
     Each method sends one command and blocks until the reply (at most ``timeout`` s). A refused or
-    failed command raises :class:`CommandError` with the daemon's error code and message.
+    failed command raises a :class:`~magscope_app.control.protocol.CommandError` subclass
+    (:mod:`magscope_app.control.errors`) with the daemon's error code and message.
     """
 
     def __init__(self, instance: str = "default", *, timeout: float = 10.0) -> None:
@@ -55,8 +58,7 @@ class Client:
             raise DaemonNotRunning(f"daemon {self.instance!r} closed the connection")
         reply = json.loads(line)
         if not reply.get("ok"):
-            error = reply.get("error") or {}
-            raise CommandError(error.get("code", "failed"), error.get("message", "unknown error"))
+            raise error_from_reply(reply.get("error"))
         return reply.get("result")
 
     # -- convenience --------------------------------------------------------------------------

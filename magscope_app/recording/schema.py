@@ -82,6 +82,8 @@ class StopReason(StrEnum):
     ERROR = "error"  #: a write failed or the disk filled up; the file holds what was written
     RECOVERED_AFTER_CRASH = "recovered_after_crash"  #: set by recover() on a file left open
     DURATION_REACHED = "duration_reached"  #: the requested duration has elapsed
+    COMPLETED = "completed"  #: a client's recording block (``with scope.record(...)``) ended
+    ABORTED = "aborted"  #: an error or an abort ended the client's recording block or script
 
 
 #: Fixed-size string attributes: written in place at close, no attribute is added under SWMR.

@@ -8,6 +8,7 @@ service lives in its own module so the manager stays small.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -23,8 +24,19 @@ from ..supervisor import SPAWN, Supervisor
 log = logging.getLogger(__name__)
 
 
+#: Receives every published event: ``sink(topic, time, payload)`` (time in s since the epoch).
+EventSink = Callable[[str, float, dict[str, Any]], None]
+
+
 class DaemonContext:
-    """What services share: instance, config, locks, buffers, the supervisor, events."""
+    """What services share: instance, config, locks, buffers, the supervisor, events.
+
+    Events: :meth:`publish` hands a small event (topic, time, JSON-ready payload) to every sink
+    in :attr:`event_sinks` (the control server, which pushes it to subscribed clients; see
+    :data:`magscope_app.control.protocol.TOPICS`). :meth:`event` is the text event of the
+    daemon's log and the recording's ``/log``; it is also published under the topic ``log``.
+    Sinks are called on the event loop and must return at once (never block, never raise).
+    """
 
     def __init__(self, instance: str, config: DaemonConfig) -> None:
         self.instance = instance
@@ -35,6 +47,7 @@ class DaemonContext:
         self.supervisor: Supervisor | None = None
         self.acquiring = not config.start_paused
         self.event_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.event_sinks: list[EventSink] = []
         self._pending: dict[int, asyncio.Future] = {}
         self._request_ids = itertools.count(1)
 
@@ -91,12 +104,48 @@ class DaemonContext:
             future.set_result(reply)
 
     # -- events ---------------------------------------------------------------------------------
+    def publish(self, topic: str, payload: dict[str, Any] | None = None) -> None:
+        """Publish event ``topic`` with a small JSON-ready ``payload`` to subscribed clients."""
+        event_time = time.time()
+        for sink in list(self.event_sinks):
+            try:
+                sink(topic, event_time, payload or {})
+            except Exception:  # a faulty sink must not break the service that published
+                log.exception("event sink failed on a %r event", topic)
+
     def event(self, text: str, *, level: str = "info", source: str = "daemon") -> None:
-        """Log an event and hand it to listeners (e.g. the recorder's /log)."""
+        """Log an event, hand it to listeners (e.g. the recorder's /log) and publish it under
+        the topic ``log`` (payload ``{level, source, text}``)."""
         log.log(logging.getLevelName(level.upper()), "%s: %s", source, text)
         record = {"time": time.time(), "level": level, "source": source, "text": text}
         for listener in list(self.event_listeners):
             listener(record)
+        self.publish("log", {"level": level, "source": source, "text": text})
+
+
+class LogEvents(logging.Handler):
+    """Publishes warnings and errors logged by any process of the daemon as ``log`` events.
+
+    Safe from any thread (records of workers arrive on the log listener's thread): the event is
+    handed to the event loop. Records of :meth:`DaemonContext.event` are skipped (it publishes
+    them itself).
+    """
+
+    def __init__(self, ctx: DaemonContext, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(logging.WARNING)
+        self._ctx = ctx
+        self._loop = loop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING or record.name == __name__:
+            return
+        payload = {
+            "level": record.levelname.lower(),
+            "source": record.processName if record.processName != "MainProcess" else record.name,
+            "text": record.getMessage(),
+        }
+        with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
+            self._loop.call_soon_threadsafe(self._ctx.publish, "log", payload)
 
 
 class Service:

@@ -107,12 +107,14 @@ class CameraService(Service):
         self.ctx.acquiring = False
         self.ctx.send(CAMERA_WORKER, Pause())  # a restarting worker gets the state at start
         self.ctx.event("acquisition paused")
+        self.ctx.publish("acquisition", {"acquiring": False, "reason": "pause"})
         return {"acquiring": False}
 
     async def _resume(self) -> dict[str, Any]:
         self.ctx.acquiring = True
         self.ctx.send(CAMERA_WORKER, Resume())
         self.ctx.event("acquisition resumed")
+        self.ctx.publish("acquisition", {"acquiring": True, "reason": "resume"})
         return {"acquiring": True}
 
     def on_message(self, worker: str, message: WorkerMessage) -> None:

@@ -2,13 +2,18 @@
 commands of the control API, and each motor's latest state in ``status``.
 
 Commands (every argument validated before anything is sent; a move outside the soft limits is
-refused by the motor's worker before the device is touched, with an error naming the limit):
+refused before the device is touched, with an error naming the limit: code ``invalid_argument``,
+reason ``limit``; a setting value is checked against the device's description the same way):
 
 * ``devices``: the camera and every motor with kind, driver and settings (with values);
 * ``get_setting {device, name}``, ``set_setting {device, name, value}``;
 * ``move {motor, position}`` (absolute), ``move_by {motor, delta}``, ``home {motor}``;
 * ``stop_motor {motor}``, ``stop_motors`` (all of them);
 * ``motor_state {motor}``: the latest telemetry row (position, target, moving, unit, age).
+
+Events (topic ``motor``): ``{motor, state, position, target, time}`` with state ``moving`` (a
+move was accepted), ``homing``, ``stopping`` (a stop was requested) and ``settled`` (the first
+telemetry sample at rest after a motion command; time is that sample's time).
 
 At daemon shutdown every motor is told to stop before the workers are.
 """
@@ -26,8 +31,10 @@ from ..buffers.layouts import MOTOR_COLUMNS
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
 from ..hardware.config import ConfigError, DeviceSpec
+from ..hardware.errors import SettingError
 from ..hardware.registry import load_driver
-from ..ipc import Stats, WorkerMessage
+from ..hardware.settings import Setting
+from ..ipc import Ready, Stats, WorkerMessage
 from ..workers._runtime import WorkerSpec
 from ..workers.motor import buffer_name, worker_name
 from .base import DaemonContext, Service
@@ -56,6 +63,11 @@ class MotorService(Service):
         self.units = {m: _driver_attribute(s, "unit", "") for m, s in self.specs.items()}
         self._buffers: dict[str, MatrixBuffer] = {}  # unlinked by the manager at shutdown
         self._errors: dict[str, str | None] = {}
+        self.limits: dict[str, tuple[float, float]] = {
+            m: tuple(s.limits) for m, s in self.specs.items() if s.limits is not None
+        }
+        self._targets: dict[str, float] = {}  # last target a motion command set, per motor
+        self._settings: dict[str, dict[str, Setting]] = {}  # device -> described settings
 
     # -- start --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -135,16 +147,46 @@ class MotorService(Service):
         )
 
     async def _move(self, motor: str, position: float) -> dict[str, Any]:
-        return await self._request(motor, "move", position=position)
+        self._check_limits(motor, position)
+        return self._moved(motor, "moving", await self._request(motor, "move", position=position))
 
     async def _move_by(self, motor: str, delta: float) -> dict[str, Any]:
-        return await self._request(motor, "move_by", delta=delta)
+        self._check_motor(motor)
+        target = self._targets.get(motor, self.latest(motor)["target"])
+        if target is not None:
+            self._check_limits(motor, target + delta)
+        return self._moved(motor, "moving", await self._request(motor, "move_by", delta=delta))
 
     async def _home(self, motor: str) -> dict[str, Any]:
-        return await self._request(motor, "home")
+        return self._moved(motor, "homing", await self._request(motor, "home"))
 
     async def _stop_motor(self, motor: str) -> dict[str, Any]:
-        return await self._request(motor, "stop")
+        return self._moved(motor, "stopping", await self._request(motor, "stop"))
+
+    def _check_limits(self, motor: str, target: float) -> None:
+        """Refuse a target outside the soft limits (invalid_argument, reason "limit")."""
+        self._check_motor(motor)
+        if motor not in self.limits:
+            return  # the worker has not said yet; it checks the target itself
+        lower, upper = self.limits[motor]
+        unit = self.units[motor]
+        where = (
+            f"below the lower limit {lower:g} {unit}"
+            if target < lower
+            else f"above the upper limit {upper:g} {unit}"
+            if target > upper
+            else None
+        )
+        if where is not None:
+            raise CommandError(
+                "invalid_argument", f"{motor}: target {target:g} {unit} is {where}", reason="limit"
+            )
+
+    def _moved(self, motor: str, state: str, reply: dict[str, Any]) -> dict[str, Any]:
+        """Remember the new target and publish the motion event; returns ``reply``."""
+        self._targets[motor] = reply["target"]
+        self.ctx.publish("motor", {"motor": motor, "state": state, **_motion(reply)})
+        return reply
 
     async def _stop_motors(self) -> dict[str, Any]:
         """Stop every motor; answers each motor's state, or its error text."""
@@ -158,7 +200,7 @@ class MotorService(Service):
             elif isinstance(result, BaseException):
                 raise result
             else:
-                out[motor] = result
+                out[motor] = self._moved(motor, "stopping", result)
         return out
 
     async def _motor_state(self, motor: str) -> dict[str, Any]:
@@ -171,6 +213,7 @@ class MotorService(Service):
         return await self._request(self._device_motor(device), "get_setting", name=name)
 
     async def _set_setting(self, device: str, name: str, value: Any) -> Any:
+        await self._check_setting(device, name, value)
         if device == "camera":
             result = await self.ctx.request(CAMERA_WORKER, "set_setting", name=name, value=value)
         else:
@@ -179,6 +222,27 @@ class MotorService(Service):
             )
         self.ctx.event(f"setting {device}.{name} = {result!r}")
         return result
+
+    async def _check_setting(self, device: str, name: str, value: Any) -> None:
+        """Refuse (invalid_argument) an unknown setting or a value its description forbids."""
+        worker = CAMERA_WORKER if device == "camera" else worker_name(self._device_motor(device))
+        if device not in self._settings:
+            described = await self.ctx.request(worker, "describe", timeout=REQUEST_TIMEOUT_S)
+            fields = Setting.__dataclass_fields__
+            self._settings[device] = {
+                d["name"]: Setting(**{k: v for k, v in d.items() if k in fields})
+                for d in described["settings"]
+            }
+        settings = self._settings[device]
+        if name not in settings:
+            raise CommandError(
+                "invalid_argument",
+                f"{device}: no setting {name!r} (settings: {', '.join(settings)})",
+            )
+        try:
+            settings[name].validate(value, device=device)
+        except SettingError as exc:
+            raise CommandError("invalid_argument", str(exc)) from None
 
     def _device_motor(self, device: str) -> str:
         if device not in self.specs:
@@ -226,13 +290,28 @@ class MotorService(Service):
         }
 
     def on_message(self, worker: str, message: WorkerMessage) -> None:
-        """A motor worker reports telemetry errors (and their end) as Stats ``{"error": …}``."""
-        if worker.startswith("motor:") and isinstance(message, Stats) and "error" in message.values:
-            self._errors[worker.removeprefix("motor:")] = message.values["error"]
+        """A motor worker reports telemetry errors (and their end) as Stats ``{"error": …}``,
+        the end of a commanded motion as Stats ``{"settled": state}`` and its limits in Ready."""
+        if not worker.startswith("motor:"):
+            return
+        motor = worker.removeprefix("motor:")
+        if isinstance(message, Ready) and message.info.get("limits"):
+            self.limits[motor] = tuple(message.info["limits"])
+        if isinstance(message, Stats) and "error" in message.values:
+            self._errors[motor] = message.values["error"]
+        if isinstance(message, Stats) and "settled" in message.values:
+            state = message.values["settled"]
+            self._targets[motor] = state["target"]
+            self.ctx.publish("motor", {"motor": motor, "state": "settled", **_motion(state)})
 
     def on_worker_started(self, worker: str) -> None:
+        if worker == CAMERA_WORKER:
+            self._settings.pop("camera", None)
         if worker.startswith("motor:"):
-            self._errors.pop(worker.removeprefix("motor:"), None)
+            motor = worker.removeprefix("motor:")
+            self._errors.pop(motor, None)
+            self._targets.pop(motor, None)
+            self._settings.pop(motor, None)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -252,6 +331,11 @@ class MotorService(Service):
         for motor, result in zip(self.specs, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("motor %s: stop at shutdown failed: %s", motor, result)
+
+
+def _motion(state: dict[str, Any]) -> dict[str, Any]:
+    """The motion fields of a motor state for an event."""
+    return {k: state.get(k) for k in ("position", "target", "time")}
 
 
 def _driver_attribute(spec: DeviceSpec, attribute: str, default: str) -> str:

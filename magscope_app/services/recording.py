@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 
 RECORDER_WORKER = "recorder"
 MODES = ("tracks", "roi_video", "full_video")
+#: Stop reasons a client may give to record_stop.
+CLIENT_STOP_REASONS = tuple(
+    r.value
+    for r in (StopReason.USER, StopReason.COMPLETED, StopReason.ABORTED, StopReason.SCRIPT_END)
+)
 #: Seconds to wait for the recorder to close the file at record_stop / daemon shutdown.
 STOP_DEADLINE_S = 1.5
 START_DEADLINE_S = 30.0
@@ -123,7 +128,13 @@ class RecordingService(Service):
             Param("duration_s", "float", required=False, minimum=0.01, help="stop after"),
             help="start recording to an HDF5 file",
         )
-        table.add("record_stop", self._record_stop, help="stop the running recording")
+        table.add(
+            "record_stop",
+            self._record_stop,
+            Param("reason", "str", required=False, default=StopReason.USER.value,
+                  choices=CLIENT_STOP_REASONS, help="stop reason stored in the file"),
+            help="stop the running recording",
+        )  # fmt: skip
         table.add("record_status", self._record_status, help="recording state and counters")
 
     # -- commands ---------------------------------------------------------------------------------
@@ -179,12 +190,13 @@ class RecordingService(Service):
         text = f"recording started: {path} ({mode}"
         text += f", {duration_s:g} s)" if duration_s else ")"
         self.ctx.event(text, source=self.name)
+        self.ctx.publish("recording", {"state": "started", "file": str(path), "mode": mode})
         return {"file": str(path), "mode": mode, "duration_s": duration_s, "buffers": buffers}
 
-    async def _record_stop(self) -> dict[str, Any]:
+    async def _record_stop(self, reason: str = StopReason.USER.value) -> dict[str, Any]:
         if not self._running:
             raise CommandError("failed", "no recording is running")
-        return await self._finish(StopReason.USER)
+        return await self._finish(StopReason(reason))
 
     async def _record_status(self) -> dict[str, Any]:
         return self.status()
@@ -268,6 +280,7 @@ class RecordingService(Service):
             self._ready.set_exception(CommandError("failed", problem))
             return  # never started: nothing was written
         self.ctx.event(problem, level="error", source=self.name)
+        self.ctx.publish("recording", {"state": "error", "message": problem})
         path = self._path
         assert path is not None
         try:
@@ -292,6 +305,11 @@ class RecordingService(Service):
         if self._stats.get("state") in ("finished", "error"):
             self.state.save(open_file=None)
             self._stop_reason = self._stats.get("stop_reason")
+        self.ctx.publish(
+            "recording",
+            {"state": "stopped", "file": self._last_file, "mode": self._mode,
+             "stop_reason": self._stop_reason, "message": self._last_error},
+        )  # fmt: skip
 
     def _forward(self, record: dict[str, Any]) -> None:
         """An event or log record for the file's /log (no reply)."""
@@ -311,6 +329,7 @@ class RecordingService(Service):
             if error and error != self._last_error:
                 self._last_error = error
                 self.ctx.event(error, level="error", source=self.name)
+                self.ctx.publish("recording", {"state": "error", "message": error})
                 if self._ready is not None and not self._ready.done():
                     self._ready.set_exception(CommandError("failed", error))
 

@@ -307,7 +307,9 @@ class TrackingService(Service):
     async def _cmd_add_beads(self, rois: list) -> dict[str, Any]:
         self._check_unfrozen("add_beads")
         assert self.beads is not None
-        return {"ids": self.beads.add(rois)}
+        ids = self.beads.add(rois)
+        self._beads_changed("added", ids)
+        return {"ids": ids}
 
     async def _cmd_remove_beads(self, ids: list) -> dict[str, Any]:
         self._check_unfrozen("remove_beads")
@@ -315,12 +317,14 @@ class TrackingService(Service):
         removed = self.beads.remove(ids)
         if self.profile_bead in removed:
             await self._set_profile_bead(None)
+        self._beads_changed("removed", removed)
         return {"removed": removed}
 
     async def _cmd_move_bead(self, id: int, x: float, y: float) -> dict[str, Any]:
         self._check_unfrozen("move_bead")
         assert self.beads is not None
         self.beads.move(id, x, y)
+        self._beads_changed("moved", [id])
         return {"id": id, "roi": list(self.beads.roi(x, y))}
 
     async def _cmd_clear_beads(self) -> dict[str, Any]:
@@ -329,6 +333,7 @@ class TrackingService(Service):
         count = self.beads.clear()
         if self.profile_bead is not None:
             await self._set_profile_bead(None)
+        self._beads_changed("cleared", [])
         return {"removed": count}
 
     def _frame_rate(self) -> float:
@@ -381,7 +386,14 @@ class TrackingService(Service):
             raise CommandError("invalid_argument", f"set_roi_size: size {problem}")
         await self._broadcast("configure", roi_size=size)
         self.beads.resize(size)
+        self._beads_changed("resized", [])
         return {"roi_size": size}
+
+    def _beads_changed(self, change: str, ids: list[int]) -> None:
+        """Publish the ``beads`` event (``count``: beads now)."""
+        assert self.beads is not None
+        count = len(self.beads.describe())
+        self.ctx.publish("beads", {"change": change, "ids": list(ids), "count": count})
 
     async def _set_profile_bead(self, bead: int | None) -> None:
         self.profile_bead = bead

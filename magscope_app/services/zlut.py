@@ -162,6 +162,7 @@ class ZLUTService(Service):
             "profiles": 0, "eta_s": None, "message": None, "started": time.time(),
         }  # fmt: skip
         self._task = asyncio.get_running_loop().create_task(self._run(plan))
+        self.ctx.publish("zlut", self._event())
         self.ctx.event(
             f"Z-LUT sweep started: {len(plan.planes_nm)} planes from {start:g} to "
             f"{plan.planes_nm[-1]:g} nm, {per_plane} profiles per bead, {len(plan.beads)} beads",
@@ -300,6 +301,7 @@ class ZLUTService(Service):
                 done = index + 1
                 elapsed = time.monotonic() - t0
                 self._progress.update(eta_s=elapsed / done * (len(plan.planes_nm) - done))
+                ctx.publish("zlut", self._event())
             await self.tracking.sweep_request("sweep_step", step=None, motor_z=0.0, since=0.0)
             self._dataset.set_state(ZLUTSweepDataset.STATE_COMPLETE)
             data = self._dataset.peek()
@@ -324,9 +326,15 @@ class ZLUTService(Service):
             await self._restore(home, was_acquiring)
         # Reported only now, so "complete" means the focus and acquisition are restored too.
         self._progress.update(outcome, eta_s=0.0)
+        ctx.publish("zlut", self._event())
         level = {"complete": "info", "cancelled": "warning"}.get(outcome["state"], "error")
         ctx.event(f"Z-LUT sweep {outcome['state']}: {outcome['message']}", level=level,
                   source="zlut")  # fmt: skip
+
+    def _event(self) -> dict[str, Any]:
+        """The ``zlut`` event payload: the sweep's progress."""
+        keys = ("state", "plane", "planes", "profiles", "eta_s", "message")
+        return {k: self._progress.get(k) for k in keys}
 
     def _build(self, data: dict[str, np.ndarray]) -> tuple[dict[int, ZLUT], QualityReport]:
         built = build_luts(data, self.tracking.settings)

@@ -13,6 +13,8 @@ It builds the motor from its config section, opens it and then does two things o
   ``get_setting {name}``, ``set_setting {name, value}``, ``describe``, each answered with a
   :class:`~magscope_app.ipc.Reply`. A device error (a target outside the soft limits, a bad
   setting, a timeout, a rejected command) is answered as an error; the worker keeps running.
+* **Settling**: the first telemetry sample at rest after a motion request is also reported to the
+  manager as ``Stats {"settled": state}`` (the ``motor`` event "settled" of the control API).
 
 An exception while building or opening the motor is a crash (the supervisor restarts the worker
 with back-off). On :class:`~magscope_app.ipc.Shutdown` (or any exit but a kill) the motor is
@@ -123,6 +125,7 @@ class _MotorLoop:
         self.idle_after_s = idle_after_s
         self.last_active = time.monotonic()  # last time the motor moved or was commanded
         self.error: str | None = None  # the sampling error being reported, if any
+        self.settle_pending = False  # a motion request was answered; report when at rest
         self.handlers: dict[str, Handler] = {
             **setting_handlers(motor),
             "describe": self._describe,
@@ -154,6 +157,7 @@ class _MotorLoop:
             if isinstance(message, Request):
                 self.ctx.send(answer(message, self.handlers, motor.name))
                 if message.command in MOTION_REQUESTS:
+                    self.settle_pending = True
                     self.last_active = time.monotonic()
                     next_due = self.last_active  # show the new motion at once, at the fast rate
             # Pause/Resume concern the camera; nothing else is expected.
@@ -180,6 +184,9 @@ class _MotorLoop:
         self.telemetry.write(
             np.array([state.time, state.position, state.target, float(state.moving)])
         )
+        if self.settle_pending and not state.moving:
+            self.settle_pending = False
+            self.ctx.send(Stats(self.ctx.name, {"settled": state_dict(state, self.motor.unit)}))
 
     def _report_error(self, error: str | None) -> None:
         self.error = error

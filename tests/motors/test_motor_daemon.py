@@ -76,7 +76,7 @@ def test_refused_commands_change_nothing(motor_daemon, instance_name):
         before = client.call("motor_state", motor="magnet_height")
         with pytest.raises(CommandError) as err:
             client.call("move", motor="magnet_height", position=25.0)
-        assert err.value.code == "failed"
+        assert err.value.code == "invalid_argument" and err.value.reason == "limit"
         assert "upper limit 20 mm" in err.value.message
         with pytest.raises(CommandError) as err:
             client.call("move_by", motor="magnet_height", delta=-19.9)  # 0.1 mm < 0.3 mm
