@@ -364,6 +364,7 @@ class TrackingService(Service):
             self._check_unfrozen("find_beads")  # a sweep may have started meanwhile
             points = [[c.x, c.y] for c in result.accepted]
             out["ids"] = self.beads.add(points) if points else []
+            self._beads_changed("added", out["ids"])
         return out
 
     async def _cmd_classify_beads(
