@@ -27,12 +27,12 @@ from ._files import (
 from ._magscope import import_magscope_lut, read_magscope_table
 from ._motion import (
     BeadMotion,
-    axial_variance_per_plane,
     lateral_rms,
     lateral_rms_by_bead,
     motion_hint,
     recent_motion,
     sweep_motion_warning,
+    z_variance_per_plane,
 )
 from ._quality import (
     BeadQuality,
@@ -54,7 +54,6 @@ __all__ = [
     "QualityThresholds",
     "assess_bead",
     "assess_luts",
-    "axial_variance_per_plane",
     "build_luts",
     "import_magscope_lut",
     "last_lut",
@@ -67,4 +66,5 @@ __all__ = [
     "remember_last",
     "save_luts",
     "sweep_motion_warning",
+    "z_variance_per_plane",
 ]

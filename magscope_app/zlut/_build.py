@@ -10,7 +10,7 @@ import numpy as np
 
 from magscope_app.tracking import ZLUT, TrackingSettings
 
-from ._motion import axial_variance_per_plane
+from ._motion import z_variance_per_plane
 
 #: Columns a sweep dict must hold (as returned by ``ZLUTSweepDataset.peek()``).
 SWEEP_KEYS = (
@@ -36,9 +36,9 @@ class PlaneScatter:
     covariance of one row's profile pooled over the planes (the shape of the profile noise;
     NaN for a single row per plane). ``n_per_bin`` (m, n_bins): rows with a finite value per
     plane and bin (a row near the ROI edge lacks outer bins). ``motor_z_std`` (m,): spread of
-    the motor z over the plane's rows (motor unit). ``axial_var_nm2`` (m,): the variance of the
-    bead's own z within each plane, photon noise subtracted (nm²; may come out below 0 by noise;
-    NaN where unknown), see :func:`~magscope_app.zlut._motion.axial_variance_per_plane`.
+    the motor z over the plane's rows (motor unit). ``z_var_nm2`` (m,): the variance of the
+    bead's z within each plane, its rows looked up in its own LUT (nm²; NaN where unknown), see
+    :func:`~magscope_app.zlut.z_variance_per_plane`.
     """
 
     z_nm: np.ndarray
@@ -49,7 +49,7 @@ class PlaneScatter:
     pooled_cov: np.ndarray
     n_per_bin: np.ndarray
     motor_z_std: np.ndarray
-    axial_var_nm2: np.ndarray
+    z_var_nm2: np.ndarray
 
     @property
     def profile_std(self) -> np.ndarray:
@@ -148,7 +148,7 @@ def build_luts(
     for bead in np.unique(data["bead_ids"]).tolist():
         mine = data["bead_ids"] == bead
         steps_seen = np.unique(data["step_indices"][mine]).tolist()
-        planes = []  # (z, step, n, mean profile, sums, motor z std, deviations)
+        planes = []  # (z, step, n, mean profile, sums, motor z std, rows)
         drops: list[tuple[int, str]] = []
         for step in steps_seen:
             rows = mine & (data["step_indices"] == step) & usable_row
@@ -176,7 +176,7 @@ def build_luts(
                 np.sum(np.isfinite(block), axis=0),
             )
             z = motor_z_sign * float(np.mean(motor))
-            planes.append((z, step, n, mean, sums, float(np.std(motor)), dev))
+            planes.append((z, step, n, mean, sums, float(np.std(motor)), block))
         dropped[bead] = drops
         if len(planes) < 3:
             rejected[bead] = (
@@ -202,7 +202,7 @@ def build_luts(
             pooled_cov=sum(p[4][2] for p in planes) / dof if dof > 0 else cov_nan,
             n_per_bin=np.vstack([p[4][3] for p in planes]).astype(np.int64),
             motor_z_std=np.array([p[5] for p in planes]),
-            axial_var_nm2=axial_variance_per_plane(lut, [p[6] for p in planes]),
+            z_var_nm2=z_variance_per_plane(lut, [p[6] for p in planes]),
         )
     return BuiltLUTs(
         luts, settings=settings, rejected=rejected, scatter=scatter, dropped_planes=dropped

@@ -3,14 +3,12 @@
 A tethered bead at low force fluctuates by hundreds of nm; a Z-LUT recorded from it is blurred or
 scrambled, whatever the thresholds say. These measures name that cause:
 
-* Axial motion within a plane, from the sweep's profiles: each row's deviation ``d`` from its
-  plane's mean profile is projected, in the tracker's weights ``W``, onto the LUT's slope ``v``
-  at that plane (central differences, made W-perpendicular to the profile because the look-up
-  fits a free intensity scale): ``a = vᵀWd / vᵀWv`` is the row's z offset (nm) to first order.
-  Its variance over the plane's rows is the bead's own z variance plus the photon noise along
-  ``v``, ``s² / vᵀWv``, where ``s²`` is measured from what is left of the deviations once the
-  slope and the intensity scale are taken out (``n_bins - 2`` dimensions per row). The estimate
-  subtracts that noise, so a bead at rest gets about 0.
+* Axial motion within a plane, from the sweep's profiles: every row is looked up in the bead's
+  own LUT (the tracker's look-up: the LUT's spline through the planes maps the profile's change to
+  nm), and the spread of those heights within each plane is the bead's own z motion (plus the
+  photon noise, ~``sigma_z``: about 1 nm for a bead at rest). A LUT blurred by the motion maps a
+  little less than the true motion, and an ambiguous one a little more; the number is an rms
+  good to some 10-20 %, enough to tell a user what spoiled the LUT.
 * Lateral motion within a plane, from the tracks: the rms distance of the tracked x, y (nm) from
   their mean over the plane's frames.
 * Recent motion before a sweep, from the newest tracks: the z standard deviation of beads with a
@@ -26,8 +24,6 @@ import numpy as np
 
 from magscope_app.buffers.layouts import TRACK_COLUMNS, TrackFlags
 from magscope_app.tracking import ZLUT
-
-from ._weights import ProfileWeights
 
 #: A rejected bead gets the motion hint when it moved (rms, within a plane) at least this many
 #: plane steps along z …
@@ -49,36 +45,22 @@ class BeadMotion(NamedTuple):
     rms_nm: float
 
 
-def axial_variance_per_plane(lut: ZLUT, deviations: Sequence[np.ndarray]) -> np.ndarray:
-    """Variance (nm²) of the bead's own z within each plane of ``lut``, noise subtracted.
+def z_variance_per_plane(lut: ZLUT, rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Variance (nm²) of the bead's z within each plane of ``lut``: its sweep rows looked up in
+    the LUT itself.
 
-    ``deviations[i]``: (n_i, n_bins) rows of plane i (in the LUT's z order) minus the plane's
-    mean profile, 0 where a row lacks a bin. Returns (m,): an unbiased estimate (it may come out
-    below 0 by noise), NaN for planes with fewer than 3 rows or no slope.
+    ``rows[i]``: (n_i, n_bins) profiles of plane i (in the LUT's z order). Returns (m,): the
+    sample variance of the looked-up heights (rows the LUT cannot place left out), NaN for planes
+    with fewer than 3 placed rows. It includes the photon noise (about ``sigma_z²``).
     """
-    z, p = lut.z_nm, lut.profiles
-    m = z.size
-    if len(deviations) != m:
-        raise ValueError(f"{len(deviations)} blocks of deviations for {m} planes")
-    w = ProfileWeights(lut)
-    lo = np.clip(np.arange(m) - 1, 0, m - 1)
-    hi = np.clip(np.arange(m) + 1, 0, m - 1)
-    out = np.full(m, np.nan)
-    for i, dev in enumerate(deviations):
-        n = len(dev)
-        if n < 3 or w.n_bins < 3:
-            continue
-        ref = p[i]
-        v = (p[hi[i]] - p[lo[i]]) / (z[hi[i]] - z[lo[i]])
-        v = v - w.dot(v, ref) / w.dot(ref, ref) * ref
-        vv, pp = float(w.dot(v, v)), float(w.dot(ref, ref))
-        if not vv > 0:
-            continue
-        a = w.dot(dev, v) / vv  # z offset of each row, nm
-        b = w.dot(dev, ref) / pp  # its intensity scale
-        rest = w.dot(dev, dev) - a * a * vv - b * b * pp
-        s2 = float(np.sum(rest)) / ((n - 1) * (w.n_bins - 2))
-        out[i] = float(np.var(a, ddof=1)) - s2 / vv
+    if len(rows) != lut.z_nm.size:
+        raise ValueError(f"{len(rows)} blocks of rows for {lut.z_nm.size} planes")
+    out = np.full(len(rows), np.nan)
+    for i, block in enumerate(rows):
+        z = lut.lookup(block) if len(block) else np.empty(0)
+        z = z[np.isfinite(z)]
+        if z.size >= 3:
+            out[i] = float(np.var(z, ddof=1))
     return out
 
 

@@ -27,7 +27,8 @@ scale-free ``W`` cosine the look-up effectively uses, is more than 2 planes away
 single-valued in z there).
 
 The bead's own motion while the focus is still (:mod:`._motion`): ``axial_motion_nm``, the median
-over the planes the LUT resolves of the within-plane z rms (noise subtracted), and
+over the planes of the within-plane z rms (the sweep's rows looked up in the bead's own LUT;
+only when the LUT resolves z at a quarter of the planes or more), and
 ``lateral_motion_nm``, the median over planes of the within-plane lateral rms of the tracks (when
 the sweep measured it). They are not criteria (a finer step must not reject a good LUT); when a
 rejected bead moved much, its ``hint`` says so in plain words, with the number and what to do.
@@ -45,10 +46,11 @@ from magscope_app.tracking import ZLUT, profile_gram
 
 from ._build import BuiltLUTs, PlaneScatter
 from ._motion import motion_hint
-from ._weights import ProfileWeights
 
 #: A plane whose most similar other plane is farther than this (in planes) is ambiguous.
 AMBIGUITY_WINDOW = 2
+#: The bead's z motion is measured only if its LUT resolves z at this fraction of planes.
+MIN_RESOLVED_FOR_MOTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -284,7 +286,31 @@ class QualityReport:
 
 
 # -- the measures --------------------------------------------------------------------------------
-def _noise_per_plane(w: ProfileWeights, scatter: PlaneScatter) -> tuple[np.ndarray, np.ndarray]:
+class _WForm:
+    """The tracker's bin weights W (tridiagonal) for one LUT, and quadratic forms with it."""
+
+    def __init__(self, lut: ZLUT) -> None:
+        gd, go = profile_gram(lut.settings)
+        mu = np.abs(lut.profiles.mean(axis=0))
+        mu = np.maximum(mu, 1e-6 * max(float(mu.max()), 1e-300))
+        self.wd = gd / mu
+        self.wo = go / np.sqrt(mu[:-1] * mu[1:])
+        self.n_bins = mu.size
+
+    def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Row-wise ``aᵀ W b`` of (…, n_bins) arrays."""
+        return (
+            np.sum(self.wd * a * b, axis=-1)
+            + np.sum(self.wo * a[..., :-1] * b[..., 1:], axis=-1)
+            + np.sum(self.wo * a[..., 1:] * b[..., :-1], axis=-1)
+        )
+
+    def perp_sq(self, v: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        """Squared W-norm of ``v`` without its component along ``ref`` (row-wise)."""
+        return self.dot(v, v) - self.dot(v, ref) ** 2 / self.dot(ref, ref)
+
+
+def _noise_per_plane(w: _WForm, scatter: PlaneScatter) -> tuple[np.ndarray, np.ndarray]:
     """Per plane: ``s²`` of one row, and the same for the plane's mean profile (``s²/n`` when
     every row covers every bin; larger where rows lack bins). Planes with too few rows get the
     pooled values of the others."""
@@ -303,7 +329,7 @@ def _noise_per_plane(w: ProfileWeights, scatter: PlaneScatter) -> tuple[np.ndarr
     return row, mean
 
 
-def _null_spread(w: ProfileWeights, scatter: PlaneScatter) -> float:
+def _null_spread(w: _WForm, scatter: PlaneScatter) -> float:
     """sqrt(2 tr(M²)) with ``M = W C / s²`` (C: pooled row covariance, s² = tr(WC)/n_bins):
     the null standard deviation of ``eᵀWe`` per unit noise variance (n_bins for white noise)."""
     cov = scatter.pooled_cov
@@ -341,7 +367,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 def _measure(lut: ZLUT, scatter: PlaneScatter | None, t: QualityThresholds) -> dict:
     z, p = lut.z_nm, lut.profiles
     m = z.size
-    w = ProfileWeights(lut)
+    w = _WForm(lut)
     out: dict = {
         "n_planes": m,
         "z_min_nm": float(z[0]),
@@ -388,9 +414,10 @@ def _measure(lut: ZLUT, scatter: PlaneScatter | None, t: QualityThresholds) -> d
     out["plane_separation_median"] = float(np.median(sep))
     separable = (sep >= t.min_plane_separation) & (excess > t.noise_significance * spread * var)
     out["separable_fraction"] = float(np.mean(separable))
-    axial = scatter.axial_var_nm2[np.isfinite(sigma) & np.isfinite(scatter.axial_var_nm2)]
-    if axial.size:
-        out["axial_motion_nm"] = math.sqrt(max(float(np.median(axial)), 0.0))
+    # the bead's z motion, if its LUT resolves z at some planes at least (an empty ROI does not)
+    z_var = scatter.z_var_nm2[np.isfinite(scatter.z_var_nm2)]
+    if z_var.size and np.mean(np.isfinite(sigma)) >= MIN_RESOLVED_FOR_MOTION:
+        out["axial_motion_nm"] = math.sqrt(float(np.median(z_var)))
     return out
 
 
