@@ -127,29 +127,42 @@ def recent_motion(rows: np.ndarray, seconds: float, *, min_rows: int = 5) -> dic
 def motion_hint(
     bead: int, step_nm: float | None, axial_nm: float | None, lateral_nm: float | None
 ) -> str:
-    """Plain words for a bead whose LUT was rejected and that moved a lot within a plane (at
-    least :data:`AXIAL_HINT_STEPS` plane steps in z or :data:`LATERAL_HINT_STEPS` sideways, rms);
-    "" otherwise (unknown values count as no motion)."""
+    """Plain words for a bead whose LUT was rejected, when its own motion within a plane explains
+    it; "" otherwise. ``axial_nm`` / ``lateral_nm``: rms within a plane (None: not measured).
+
+    A tether swings sideways at least as much as it moves in z (its lateral stiffness
+    F/(extension + radius) is below its axial one, dF/dextension), so:
+
+    * moved at least :data:`AXIAL_HINT_STEPS` plane steps in z, and sideways at least half as
+      much (or sideways not measured), or at least :data:`LATERAL_HINT_STEPS` steps sideways with
+      a measurable z: the bead moved, and the advice is :data:`ADVICE`;
+    * a large lateral spread while the profiles resolve no z at all: the track jumped (another
+      bead or dirt in the ROI, a lost bead), and the advice is to check its ROI;
+    * a z spread without the lateral motion a tether would show is not the bead's motion: no hint.
+    """
     if not step_nm:
         return ""
     step = abs(step_nm)
     axial = axial_nm if axial_nm is not None and np.isfinite(axial_nm) else None
     lateral = lateral_nm if lateral_nm is not None and np.isfinite(lateral_nm) else None
-    if not (
-        (axial is not None and axial >= AXIAL_HINT_STEPS * step)
-        or (lateral is not None and lateral >= LATERAL_HINT_STEPS * step)
-    ):
-        return ""
-    if axial is not None and lateral is not None:
-        amount = f"{axial:.0f} nm (rms) in z and {lateral:.0f} nm sideways"
-    elif axial is not None:
+    large_z = axial is not None and axial >= AXIAL_HINT_STEPS * step
+    large_xy = lateral is not None and lateral >= LATERAL_HINT_STEPS * step
+    where = f"within a plane while the focus was still (plane step {step:g} nm)"
+    if axial is None and large_xy:
+        return (
+            f"bead {bead}: its tracked position spread {lateral:.0f} nm (rms) sideways {where} "
+            "while its profiles resolved no z: the track jumps (another bead or dirt in its ROI, "
+            "or the bead is lost): check its ROI, move it or remove the bead"
+        )
+    if large_z and (lateral is None or lateral >= 0.5 * axial):
         amount = f"{axial:.0f} nm (rms) in z"
+        if lateral is not None:
+            amount += f" and {lateral:.0f} nm sideways"
+    elif large_xy:
+        amount = f"{lateral:.0f} nm (rms) sideways and {axial:.0f} nm in z"
     else:
-        amount = f"{lateral:.0f} nm (rms) sideways"
-    return (
-        f"bead {bead} moved {amount} within a plane while the focus was still (plane step "
-        f"{step:g} nm): {ADVICE}"
-    )
+        return ""
+    return f"bead {bead} moved {amount} {where}: {ADVICE}"
 
 
 def sweep_motion_warning(

@@ -165,21 +165,28 @@ def test_sweep_warning_names_the_beads_that_move_more_than_the_step():
     assert sweep_motion_warning({}, 50.0, 1.5) is None
 
 
-def test_hint_only_for_motion_of_half_a_step_or_more():
-    assert motion_hint(7, 50.0, 20.0, 40.0) == ""
+def test_hint_only_when_the_beads_own_motion_explains_the_rejection():
+    assert motion_hint(7, 50.0, 20.0, 40.0) == "", "less than half a step"
     assert motion_hint(7, 50.0, None, None) == ""
-    assert motion_hint(7, None, 500.0, 500.0) == ""
+    assert motion_hint(7, None, 500.0, 500.0) == "", "no plane step known"
+    assert motion_hint(7, 50.0, 30.0, 3.0) == "", "z spread without a tether's swing"
     assert motion_hint(7, 50.0, 180.0, None).startswith("bead 7 moved 180 nm (rms) in z within")
-    assert motion_hint(7, 50.0, None, 60.0).startswith("bead 7 moved 60 nm (rms) sideways")
+    moved = motion_hint(7, -50.0, 180.0, 300.0)
+    assert moved.startswith("bead 7 moved 180 nm (rms) in z and 300 nm sideways within a plane")
+    assert "(plane step 50 nm): raise the force (lower the magnets) or use stuck beads" in moved
+    assert motion_hint(7, 50.0, 10.0, 80.0).startswith("bead 7 moved 80 nm (rms) sideways and")
+    jumps = motion_hint(7, 50.0, None, 460.0)
+    assert jumps.startswith("bead 7: its tracked position spread 460 nm (rms) sideways")
+    assert "resolved no z" in jumps and "check its ROI" in jumps and "force" not in jumps
 
 
-def test_a_bead_without_lut_gets_the_hint_from_its_lateral_motion(image_built):
+def test_a_bead_without_lut_gets_a_hint_from_its_lateral_spread(image_built):
     rejected, lateral = {9: "too few planes"}, {9: 250.0}
     alone = assess_luts({}, rejected=rejected, lateral_motion=lateral)
     assert alone.beads[9].hint == "", "no plane step known: no hint"
     report = assess_luts(dict(image_built), rejected=rejected, lateral_motion=lateral)
     assert report.beads[9].lateral_motion_nm == 250.0
-    assert report.beads[9].hint.startswith("bead 9 moved 250 nm (rms) sideways")
+    assert report.beads[9].hint.startswith("bead 9: its tracked position spread 250 nm (rms)")
 
 
 def test_no_motion_hint_when_something_else_spoils_the_lut(report):

@@ -1,10 +1,10 @@
 """A Z-LUT sweep that tells the user what to do (issue 10 §3), in the real simulated daemon.
 
-With the magnets parked far away (the simulated rig's home: ~0.02 pN), the tethered beads
+With the magnets at 0.5 mm (~24 pN) a sweep accepts the beads, with neither warning nor hint.
+With the magnets parked far away (the simulated rig's home, 20 mm: ~0.02 pN), the tethered beads
 fluctuate by hundreds of nm: `zlut sweep` warns before it starts (reply, event log, CLI), and
 the rejected beads get a plain-words hint naming the bead and how much it moved, in the CLI's
-output, `zlut status` and `zlut show`. With the magnets at 0.5 mm (~24 pN) the same sweep accepts
-the beads, with neither warning nor hint.
+output, `zlut status` and `zlut show`.
 """
 
 from __future__ import annotations
@@ -80,17 +80,39 @@ def sim_daemon(start_daemon, instance_name, tmp_path):
     anchors = np.column_stack([layout["anchor_x_px"], layout["anchor_y_px"]])
     with connect(instance_name, timeout=30) as client:
         wait_for(lambda: client.status()["tracking"]["workers_running"] == 2)
-        ids = client.call("add_beads", rois=anchors.tolist())["ids"]
-        stuck = {i for i, ref in zip(ids, layout["is_reference"], strict=True) if ref}
-        yield daemon, client, ids, stuck
+        yield daemon, client, anchors, np.flatnonzero(layout["is_reference"])
 
 
-def test_low_force_sweep_says_what_to_do_and_adequate_force_is_quiet(sim_daemon):
-    daemon, client, ids, stuck = sim_daemon
+def _move_magnets(client, height_mm: float) -> None:
+    client.call("move", motor="magnet_height", position=height_mm)
+    magnets = lambda: client.call("motor_state", motor="magnet_height")["position"]  # noqa: E731
+    wait_for(lambda: abs(magnets() - height_mm) < 1e-3)
+    _fresh_tracks(client)  # the beads settle within ~1 s (tau ~0.5 s at 0.02 pN)
+
+
+def test_adequate_force_is_quiet_and_low_force_says_what_to_do(sim_daemon):
+    daemon, client, anchors, reference = sim_daemon
+    # Beads added once the force is up: a track started at low force can stay stuck on a ring
+    # when the force rises (the tracker's warm start; re-adding the bead clears it).
+    _move_magnets(client, 0.5)
+    ids = client.call("add_beads", rois=anchors.tolist())["ids"]
+    stuck = {ids[i] for i in reference}
     tethered = set(ids) - stuck
     _fresh_tracks(client)
 
-    # Magnets far away (home): the CLI's sweep warns first and ends with the hints.
+    # Magnets at 0.5 mm (~24 pN): no warning, the beads usable, no hint.
+    started = client.call("zlut_sweep", **SWEEP)
+    assert started["warnings"] == []
+    status = _finished(client)
+    assert status["state"] == "complete", status["message"]
+    assert status["hints"] == [] and "moved" not in status["message"]
+    report = client.call("zlut_show")["report"]
+    assert len(report["usable"]) >= len(ids) - 1, status["message"]
+    for q in report["beads"].values():
+        assert q["hint"] == "" and q["lateral_motion_nm"] < 50 and q["axial_motion_nm"] < 10, q
+
+    # Magnets back home, far away (~0.02 pN): the CLI's sweep warns first and ends with hints.
+    _move_magnets(client, 20.0)
     cli = [sys.executable, "-m", "magscope_app", "zlut"]
     args = ["--start=-500", "--stop=500", "--step=50", "--per-plane=10", "--settle=0.05"]
     result = subprocess.run(
@@ -109,15 +131,13 @@ def test_low_force_sweep_says_what_to_do_and_adequate_force_is_quiet(sim_daemon)
 
     hinted = {int(m.group(1)): int(m.group(2)) for m in HINT.finditer(status["message"])}
     assert hinted and set(hinted) <= tethered, status["message"]
-    assert "raise the force (lower the magnets) or use stuck beads" in status["message"]
-    assert len(status["hints"]) == len(hinted) or len(status["hints"]) > 5
+    assert "raise the force (lower the magnets) or use stuck beads" in out
     report = client.call("zlut_show")["report"]["beads"]
     for bead, amount in hinted.items():
         q = report[str(bead)]
-        assert not q["usable"] and q["hint"] in status["message"]
-        assert amount in (round(q["axial_motion_nm"] or 0), round(q["lateral_motion_nm"] or 0))
-        assert amount >= 25, "a hint only for motion of at least half a plane step"
-        assert amount < 300, "at 0.02 pN a tether's thermal z rms is ~175 nm (WLC)"
+        assert not q["usable"] and q["hint"] in status["hints"] and q["hint"] in out
+        assert amount == round(q["axial_motion_nm"])
+        assert 25 <= amount < 300, "at 0.02 pN a tether's thermal z rms is ~175 nm (WLC)"
         assert q["lateral_motion_nm"] > 50, "a tether at 0.02 pN swings by hundreds of nm"
     for bead in stuck:
         q = report[str(bead)]
@@ -128,20 +148,4 @@ def test_low_force_sweep_says_what_to_do_and_adequate_force_is_quiet(sim_daemon)
             [*cli, command, "--instance", daemon.instance],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-        assert shown.returncode == 0 and next(iter(status["hints"])) in shown.stdout, shown
-
-    # Magnets at 0.5 mm (~24 pN): no warning, most beads usable, no hint.
-    client.call("move", motor="magnet_height", position=0.5)
-    wait_for(
-        lambda: abs(client.call("motor_state", motor="magnet_height")["position"] - 0.5) < 1e-3
-    )
-    _fresh_tracks(client)
-    started = client.call("zlut_sweep", **SWEEP)
-    assert started["warnings"] == []
-    status = _finished(client)
-    assert status["state"] == "complete", status["message"]
-    assert status["hints"] == [] and "moved" not in status["message"]
-    report = client.call("zlut_show")["report"]
-    assert len(report["usable"]) >= len(ids) - 1, status["message"]
-    for q in report["beads"].values():
-        assert q["hint"] == "" and q["lateral_motion_nm"] < 50, q
+        assert shown.returncode == 0 and status["hints"][0] in shown.stdout, shown
