@@ -195,7 +195,7 @@ class ZLUTService(Service):
 
     def _recent_tracks(self, seconds: float, since: float | None = None) -> np.ndarray:
         """A copy of the newest Tracks rows covering about ``seconds`` (non-consuming peek),
-        only those with time >= ``since`` if given; (0, columns) without a Tracks buffer."""
+        only those with time >= ``since`` if given; an empty array without beads."""
         tracks = self.ctx.buffers.get("Tracks")
         beads = len(self.tracking.beads.centres) if self.tracking.beads is not None else 0
         if tracks is None or beads == 0:

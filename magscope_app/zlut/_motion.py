@@ -25,8 +25,8 @@ import numpy as np
 from magscope_app.buffers.layouts import TRACK_COLUMNS, TrackFlags
 from magscope_app.tracking import ZLUT
 
-#: A rejected bead gets the motion hint when it moved (rms, within a plane) at least this many
-#: plane steps along z …
+#: A rejected bead's hint (:func:`motion_hint`) needs motion (rms, within a plane) of at least
+#: this many plane steps along z …
 AXIAL_HINT_STEPS = 0.5
 #: … or at least this many plane steps sideways.
 LATERAL_HINT_STEPS = 1.0

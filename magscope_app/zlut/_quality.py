@@ -31,7 +31,8 @@ over the planes of the within-plane z rms (the sweep's rows looked up in the bea
 only when the LUT resolves z at a quarter of the planes or more), and
 ``lateral_motion_nm``, the median over planes of the within-plane lateral rms of the tracks (when
 the sweep measured it). They are not criteria (a finer step must not reject a good LUT); when a
-rejected bead moved much, its ``hint`` says so in plain words, with the number and what to do.
+rejected bead's own motion explains the rejection (or its track jumped), its ``hint`` says so in
+plain words, with the number and what to do (:func:`~magscope_app.zlut.motion_hint`).
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ class BeadQuality:
     over planes of the predicted single-frame precision ``sigma_z_per_plane_nm`` (in the order of
     ``z_nm``; inf where the LUT cannot resolve z). ``axial_motion_nm`` / ``lateral_motion_nm``:
     the bead's own rms motion in z / sideways within a plane (see the module docstring).
-    ``hint``: plain-words advice when the bead's motion is what spoiled its LUT, else "".
+    ``hint``: plain-words advice when the bead's motion (or a jumping track) is what spoiled
+    its LUT, else "".
     """
 
     bead_id: int
