@@ -1,9 +1,11 @@
 """CLI subcommands of the Z-LUT calibration: ``magscope-app zlut …``.
 
 * ``zlut sweep --start NM --stop NM --step NM --per-plane N [--settle S] [--no-wait]``: record
-  per-bead LUTs by stepping the focus; prints progress (4 times a second) until the sweep ends;
-* ``zlut status`` / ``zlut cancel``;
-* ``zlut show``: the quality report of the LUTs in use;
+  per-bead LUTs by stepping the focus; prints the daemon's warnings (e.g. beads that move more
+  than the plane step), progress (4 times a second) until the sweep ends, then the outcome with
+  its plain-words hints;
+* ``zlut status`` / ``zlut cancel`` (the outcome and hints once the sweep has ended);
+* ``zlut show``: the quality report of the LUTs in use (with the hints);
 * ``zlut save FILE`` / ``zlut load FILE [--bead N | --one-for-all N]``.
 """
 
@@ -71,6 +73,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             per_plane=args.per_plane, settle_s=args.settle,
         )  # fmt: skip
         print(f"sweep started: {started['planes']} planes, beads {started['beads']}")
+        for warning in started.get("warnings", []):
+            print(f"warning: {warning}", flush=True)
         if args.no_wait:
             return 0
         while True:
@@ -92,9 +96,12 @@ def _cmd_simple(args: argparse.Namespace) -> int:
     elif args.command == "zlut_show":
         print(result["text"])
     else:
-        print(
-            _format_progress(result) + (f" ({result['message']})" if result.get("message") else "")
-        )
+        print(_format_progress(result))
+        if result.get("state") == "running":
+            for warning in result.get("warnings", []):
+                print(f"warning: {warning}")
+        if result.get("message"):
+            print(result["message"])
     return 0
 
 

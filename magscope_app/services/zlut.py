@@ -8,6 +8,13 @@ bead from the dataset in a thread (so the event loop stays responsive), judges t
 (:func:`~magscope_app.zlut.assess_luts`) and applies the usable ones. Whatever happens (success,
 failure, ``zlut_cancel``), the focus position and the acquisition state are restored, the ROI
 set is unfrozen and the dataset is destroyed: no shared memory is left behind.
+
+The beads' own motion is watched, because a bead that moves while the focus is still spoils its
+LUT whatever the thresholds say: before the sweep, from the newest tracks (a non-consuming peek of
+the Tracks buffer), beads that moved more than the plane step get a warning (in the reply, the
+status and the event log; the sweep still runs); during it, the lateral spread of each bead's
+tracks within each plane goes into the quality report, whose plain-words hints name the beads
+whose motion spoiled their LUT (in the status message when the sweep ends and in ``zlut_show``).
 """
 
 from __future__ import annotations
@@ -36,9 +43,12 @@ from ..zlut import (
     build_luts,
     import_magscope_lut,
     last_lut,
+    lateral_rms_by_bead,
     load_luts,
+    recent_motion,
     remember_last,
     save_luts,
+    sweep_motion_warning,
 )
 from .base import DaemonContext, Service
 from .camera import CAMERA_WORKER
@@ -53,6 +63,12 @@ ON_TARGET_NM = 5.0
 MOVE_TIMEOUT_S = 30.0
 #: Extra capacity per bead and plane for frames captured while a step is being closed.
 CAPTURE_MARGIN = 16
+#: The beads' recent motion is judged over this many seconds of the newest tracks …
+MOTION_WINDOW_S = 1.5
+#: … if the newest track row is at most this old (s); else (camera paused) it is not judged.
+MOTION_MAX_AGE_S = 2.0
+#: At most this many per-bead hints go into the status message (all are in ``hints``).
+MESSAGE_HINTS = 5
 
 
 @dataclass(frozen=True)
@@ -157,9 +173,11 @@ class ZLUTService(Service):
         if self._task is not None and not self._task.done():
             raise CommandError("failed", "a Z-LUT sweep is already running (zlut_cancel stops it)")
         plan = await self._validate(start, stop, step, per_plane, settle_s)
+        warning = self._motion_warning(step)
         self._progress = {
             "state": "running", "plane": 0, "planes": len(plan.planes_nm),
             "profiles": 0, "eta_s": None, "message": None, "started": time.time(),
+            "warnings": [warning] if warning else [], "hints": [],
         }  # fmt: skip
         self._task = asyncio.get_running_loop().create_task(self._run(plan))
         self.ctx.publish("zlut", self._event())
@@ -168,7 +186,33 @@ class ZLUTService(Service):
             f"{plan.planes_nm[-1]:g} nm, {per_plane} profiles per bead, {len(plan.beads)} beads",
             source="zlut",
         )
-        return {"planes": len(plan.planes_nm), "beads": list(plan.beads)}
+        if warning:
+            self.ctx.event(f"Z-LUT sweep: {warning}", level="warning", source="zlut")
+        return {
+            "planes": len(plan.planes_nm),
+            "beads": list(plan.beads),
+            "warnings": self._progress["warnings"],
+        }
+
+    def _recent_tracks(self, seconds: float, since: float | None = None) -> np.ndarray:
+        """A copy of the newest Tracks rows covering about ``seconds`` (non-consuming peek),
+        only those with time >= ``since`` if given; an empty array without beads."""
+        tracks = self.ctx.buffers.get("Tracks")
+        beads = len(self.tracking.beads.centres) if self.tracking.beads is not None else 0
+        if tracks is None or beads == 0:
+            return np.empty((0, 0))
+        frame_rate = float(self.ctx.config.camera.params.get("frame_rate", 100.0))
+        frames = 2 * seconds * max(frame_rate, 1.0) + 64  # generous: the rate may differ
+        rows = tracks.peek_last(min(int(frames) * beads, tracks.rows))
+        return rows if since is None else rows[rows[:, 0] >= since]
+
+    def _motion_warning(self, step: float) -> str | None:
+        """The warning when beads moved more than the plane step over the newest tracks (None
+        when none did, or when there are no recent tracks, e.g. the camera is paused)."""
+        rows = self._recent_tracks(MOTION_WINDOW_S)
+        if len(rows) == 0 or np.nanmax(rows[:, 0]) < time.time() - MOTION_MAX_AGE_S:
+            return None
+        return sweep_motion_warning(recent_motion(rows, MOTION_WINDOW_S), step, MOTION_WINDOW_S)
 
     async def _cmd_status(self) -> dict[str, Any]:
         return self.status()
@@ -294,10 +338,14 @@ class ZLUTService(Service):
             await self.tracking.sweep_request("sweep_attach")
             self._dataset.set_state(ZLUTSweepDataset.STATE_CAPTURING)
             t0 = time.monotonic()
+            lateral: dict[int, list[float]] = {}  # bead -> lateral rms within each plane, nm
             for index, z in enumerate(plan.planes_nm):
                 self._progress.update(plane=index + 1)
                 motor_z = await self._focus_to(z, plan.settle_s)
-                await self._capture(index, motor_z, plan, n_beads)
+                since, until = await self._capture(index, motor_z, plan, n_beads)
+                rows = self._recent_tracks(until - since, since)
+                for bead, rms in lateral_rms_by_bead(rows, since, until).items():
+                    lateral.setdefault(bead, []).append(rms)
                 done = index + 1
                 elapsed = time.monotonic() - t0
                 self._progress.update(eta_s=elapsed / done * (len(plan.planes_nm) - done))
@@ -305,17 +353,17 @@ class ZLUTService(Service):
             await self.tracking.sweep_request("sweep_step", step=None, motor_z=0.0, since=0.0)
             self._dataset.set_state(ZLUTSweepDataset.STATE_COMPLETE)
             data = self._dataset.peek()
-            luts, report = await asyncio.to_thread(self._build, data)
+            medians = {b: float(np.median(v)) for b, v in lateral.items()}
+            luts, report = await asyncio.to_thread(self._build, data, medians)
             usable = report.select(luts)
+            hints = list(report.hints.values())
+            self._progress.update(hints=hints)
+            summary = _summary(report, n_beads)
             if not usable:
-                raise RuntimeError(f"no bead gave a usable Z-LUT: {report.rejected}")
+                raise RuntimeError(f"no bead gave a usable Z-LUT: {summary}")
             await self.tracking.apply_luts(dict(usable), replace=True)
             self._luts, self._report = dict(luts), report
-            outcome = {
-                "state": "complete",
-                "message": f"{len(usable)} of {n_beads} beads usable; "
-                f"rejected: {report.rejected or 'none'}",
-            }
+            outcome = {"state": "complete", "message": summary}
         except asyncio.CancelledError:
             outcome = {"state": "cancelled", "message": "cancelled"}
         except Exception as exc:
@@ -336,9 +384,11 @@ class ZLUTService(Service):
         keys = ("state", "plane", "planes", "profiles", "eta_s", "message")
         return {k: self._progress.get(k) for k in keys}
 
-    def _build(self, data: dict[str, np.ndarray]) -> tuple[dict[int, ZLUT], QualityReport]:
+    def _build(
+        self, data: dict[str, np.ndarray], lateral_motion: dict[int, float]
+    ) -> tuple[dict[int, ZLUT], QualityReport]:
         built = build_luts(data, self.tracking.settings)
-        return dict(built), assess_luts(built)
+        return dict(built), assess_luts(built, lateral_motion=lateral_motion)
 
     async def _focus_to(self, z: float, settle_s: float) -> float:
         """Move the focus to ``z`` nm, wait until its telemetry is on target and not moving, then
@@ -360,12 +410,16 @@ class ZLUTService(Service):
         await asyncio.sleep(settle_s)
         return float(self.motors.latest(FOCUS)["position"])
 
-    async def _capture(self, index: int, motor_z: float, plan: SweepPlan, n_beads: int) -> None:
-        """Capture ``per_plane`` profiles per bead from frames taken from now on."""
+    async def _capture(
+        self, index: int, motor_z: float, plan: SweepPlan, n_beads: int
+    ) -> tuple[float, float]:
+        """Capture ``per_plane`` profiles per bead from frames taken from now on; returns the
+        time window (s since the epoch) of the frames captured."""
         assert self._dataset is not None
         target = self._dataset.get_count() + plan.per_plane * n_beads
+        since = time.time()
         await self.tracking.sweep_request(
-            "sweep_step", step=index, motor_z=motor_z, since=time.time(), beads=list(plan.beads)
+            "sweep_step", step=index, motor_z=motor_z, since=since, beads=list(plan.beads)
         )
         frame_period = 1.0 / max(float(self.ctx.config.camera.params.get("frame_rate", 100.0)), 1)
         deadline = time.monotonic() + 10.0 + 5 * plan.per_plane * frame_period
@@ -376,8 +430,10 @@ class ZLUTService(Service):
                     f"{plan.per_plane * n_beads} profiles captured (is the camera running?)"
                 )
             await asyncio.sleep(0.02)
+        until = time.time()
         await self.tracking.sweep_request("sweep_step", step=None, motor_z=0.0, since=0.0)
         self._progress.update(profiles=self._dataset.get_count())
+        return since, until
 
     async def _restore(self, home: float | None, was_acquiring: bool) -> None:
         """Put everything back as it was before the sweep; never raises."""
@@ -398,3 +454,17 @@ class ZLUTService(Service):
         if self._dataset is not None:
             self._dataset.destroy()
             self._dataset = None
+
+
+def _summary(report: QualityReport, n_beads: int) -> str:
+    """The sweep's outcome in a few lines: how many beads are usable, which were rejected, and
+    the plain-words hints (at most :data:`MESSAGE_HINTS`; ``zlut_show`` has everything)."""
+    rejected = sorted(report.rejected)
+    text = f"{len(report.usable)} of {n_beads} beads usable"
+    if rejected:
+        text += f"; rejected: beads {', '.join(map(str, rejected))} (zlut show gives the reasons)"
+    hints = list(report.hints.values())
+    lines = [text, *hints[:MESSAGE_HINTS]]
+    if len(hints) > MESSAGE_HINTS:
+        lines.append(f"... and {len(hints) - MESSAGE_HINTS} more beads like these (zlut show)")
+    return "\n".join(lines)

@@ -6,6 +6,9 @@
   plane separation vs noise, ambiguity, predicted z precision) and the choice of usable beads
   under :class:`QualityThresholds`, as a :class:`QualityReport` (``to_dict``,
   ``format_report``).
+* :func:`recent_motion`, :func:`lateral_rms_by_bead`, :func:`sweep_motion_warning`,
+  :func:`motion_hint`: the beads' own motion while the focus is still (from track rows and
+  the sweep's profiles) and the plain-words advice when it spoils a LUT.
 * :func:`save_luts` / :func:`load_luts`: HDF5 LUT files (:class:`LUTFile`,
   :class:`LUTFileError`); :func:`import_magscope_lut` reads MagScope's text LUTs.
 * :func:`remember_last` / :func:`last_lut`: the last LUT file, kept in the state folder.
@@ -22,6 +25,15 @@ from ._files import (
     save_luts,
 )
 from ._magscope import import_magscope_lut, read_magscope_table
+from ._motion import (
+    BeadMotion,
+    lateral_rms,
+    lateral_rms_by_bead,
+    motion_hint,
+    recent_motion,
+    sweep_motion_warning,
+    z_variance_per_plane,
+)
 from ._quality import (
     BeadQuality,
     QualityReport,
@@ -31,6 +43,7 @@ from ._quality import (
 )
 
 __all__ = [
+    "BeadMotion",
     "BeadQuality",
     "BuiltLUTs",
     "LUTFile",
@@ -44,8 +57,14 @@ __all__ = [
     "build_luts",
     "import_magscope_lut",
     "last_lut",
+    "lateral_rms",
+    "lateral_rms_by_bead",
     "load_luts",
+    "motion_hint",
     "read_magscope_table",
+    "recent_motion",
     "remember_last",
     "save_luts",
+    "sweep_motion_warning",
+    "z_variance_per_plane",
 ]

@@ -10,6 +10,8 @@ import numpy as np
 
 from magscope_app.tracking import ZLUT, TrackingSettings
 
+from ._motion import z_variance_per_plane
+
 #: Columns a sweep dict must hold (as returned by ``ZLUTSweepDataset.peek()``).
 SWEEP_KEYS = (
     "bead_ids",
@@ -34,7 +36,9 @@ class PlaneScatter:
     covariance of one row's profile pooled over the planes (the shape of the profile noise;
     NaN for a single row per plane). ``n_per_bin`` (m, n_bins): rows with a finite value per
     plane and bin (a row near the ROI edge lacks outer bins). ``motor_z_std`` (m,): spread of
-    the motor z over the plane's rows (motor unit).
+    the motor z over the plane's rows (motor unit). ``z_var_nm2`` (m,): the variance of the
+    bead's z within each plane, its rows looked up in its own LUT (nm²; NaN where unknown), see
+    :func:`~magscope_app.zlut.z_variance_per_plane`.
     """
 
     z_nm: np.ndarray
@@ -45,6 +49,7 @@ class PlaneScatter:
     pooled_cov: np.ndarray
     n_per_bin: np.ndarray
     motor_z_std: np.ndarray
+    z_var_nm2: np.ndarray
 
     @property
     def profile_std(self) -> np.ndarray:
@@ -143,7 +148,7 @@ def build_luts(
     for bead in np.unique(data["bead_ids"]).tolist():
         mine = data["bead_ids"] == bead
         steps_seen = np.unique(data["step_indices"][mine]).tolist()
-        planes = []  # (z, step, n, mean profile, sum_sq, motor z std)
+        planes = []  # (z, step, n, mean profile, sums, motor z std, rows)
         drops: list[tuple[int, str]] = []
         for step in steps_seen:
             rows = mine & (data["step_indices"] == step) & usable_row
@@ -171,7 +176,7 @@ def build_luts(
                 np.sum(np.isfinite(block), axis=0),
             )
             z = motor_z_sign * float(np.mean(motor))
-            planes.append((z, step, n, mean, sums, float(np.std(motor))))
+            planes.append((z, step, n, mean, sums, float(np.std(motor)), block))
         dropped[bead] = drops
         if len(planes) < 3:
             rejected[bead] = (
@@ -187,7 +192,7 @@ def build_luts(
             continue
         dof = sum(p[2] - 1 for p in planes)
         cov_nan = np.full((settings.n_bins, settings.n_bins), np.nan)
-        luts[bead] = ZLUT(z, np.vstack([p[3] for p in planes]), settings)
+        lut = luts[bead] = ZLUT(z, np.vstack([p[3] for p in planes]), settings)
         scatter[bead] = PlaneScatter(
             z_nm=z,
             step_indices=np.array([p[1] for p in planes], dtype=np.int64),
@@ -197,6 +202,7 @@ def build_luts(
             pooled_cov=sum(p[4][2] for p in planes) / dof if dof > 0 else cov_nan,
             n_per_bin=np.vstack([p[4][3] for p in planes]).astype(np.int64),
             motor_z_std=np.array([p[5] for p in planes]),
+            z_var_nm2=z_variance_per_plane(lut, [p[6] for p in planes]),
         )
     return BuiltLUTs(
         luts, settings=settings, rejected=rejected, scatter=scatter, dropped_planes=dropped

@@ -25,6 +25,14 @@ centred profiles of successive planes), contrast (area-weighted RMS of the profi
 mean, median over planes) and ambiguous planes (planes whose most similar other plane, by the
 scale-free ``W`` cosine the look-up effectively uses, is more than 2 planes away: the LUT is not
 single-valued in z there).
+
+The bead's own motion while the focus is still (:mod:`._motion`): ``axial_motion_nm``, the median
+over the planes of the within-plane z rms (the sweep's rows looked up in the bead's own LUT;
+only when the LUT resolves z at a quarter of the planes or more), and
+``lateral_motion_nm``, the median over planes of the within-plane lateral rms of the tracks (when
+the sweep measured it). They are not criteria (a finer step must not reject a good LUT); when a
+rejected bead's own motion explains the rejection (or its track jumped), its ``hint`` says so in
+plain words, with the number and what to do (:func:`~magscope_app.zlut.motion_hint`).
 """
 
 from __future__ import annotations
@@ -38,9 +46,12 @@ import numpy as np
 from magscope_app.tracking import ZLUT, profile_gram
 
 from ._build import BuiltLUTs, PlaneScatter
+from ._motion import motion_hint
 
 #: A plane whose most similar other plane is farther than this (in planes) is ambiguous.
 AMBIGUITY_WINDOW = 2
+#: The bead's z motion is measured only if its LUT resolves z at this fraction of planes.
+MIN_RESOLVED_FOR_MOTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,10 @@ class BeadQuality:
     naming it and its value (empty when usable). Measures are None when they could not be
     computed (no LUT, or no sweep scatter for the noise-based ones). ``sigma_z_nm`` is the median
     over planes of the predicted single-frame precision ``sigma_z_per_plane_nm`` (in the order of
-    ``z_nm``; inf where the LUT cannot resolve z).
+    ``z_nm``; inf where the LUT cannot resolve z). ``axial_motion_nm`` / ``lateral_motion_nm``:
+    the bead's own rms motion in z / sideways within a plane (see the module docstring).
+    ``hint``: plain-words advice when the bead's motion (or a jumping track) is what spoiled
+    its LUT, else "".
     """
 
     bead_id: int
@@ -124,6 +138,9 @@ class BeadQuality:
     ambiguous_fraction: float | None = None
     noise_scale: float | None = None
     sigma_z_nm: float | None = None
+    axial_motion_nm: float | None = None
+    lateral_motion_nm: float | None = None
+    hint: str = ""
     z_nm: tuple[float, ...] = field(default=(), repr=False)
     sigma_z_per_plane_nm: tuple[float, ...] = field(default=(), repr=False)
 
@@ -164,6 +181,8 @@ class BeadQuality:
             value = data[f.name]
             if f.name in ("reasons",):
                 value = tuple(str(v) for v in value)
+            elif f.name == "hint":
+                value = str(value)
             elif f.name in ("z_nm", "sigma_z_per_plane_nm"):
                 value = tuple(math.nan if v is None else float(v) for v in value)
             elif f.name in ("bead_id", "n_planes"):
@@ -198,6 +217,11 @@ class QualityReport:
         """Bead id -> reason, for every bead not usable."""
         return {b: q.reason for b, q in self.beads.items() if not q.usable}
 
+    @property
+    def hints(self) -> dict[int, str]:
+        """Bead id -> plain-words hint, for every bead that has one."""
+        return {b: q.hint for b, q in self.beads.items() if q.hint}
+
     def select(self, luts: Mapping[int, ZLUT]) -> dict[int, ZLUT]:
         """The LUTs of the usable beads."""
         return {b: luts[b] for b in self.usable if b in luts}
@@ -227,7 +251,7 @@ class QualityReport:
             f"{t.max_ambiguous_fraction:.0%}, sigma_z <= {t.max_sigma_z_nm:g} nm",
             f"{'bead':>6} {'ok':>3} {'planes':>6} {'z range (nm)':>17} {'step':>6} "
             f"{'contr.':>7} {'corr med/min':>13} {'sep':>6} {'separ.':>6} {'ambig':>6} "
-            f"{'sigma_z':>8}",
+            f"{'sigma_z':>8} {'motion z/xy':>11}",
         ]
 
         def num(value, spec):
@@ -243,16 +267,23 @@ class QualityReport:
             )
             corr = f"{num(q.neighbour_correlation_median, '.3f')}/"
             corr += num(q.neighbour_correlation_min, ".3f")
+            motion = f"{num(q.axial_motion_nm, '.0f')}/{num(q.lateral_motion_nm, '.0f')}"
             lines.append(
                 f"{bead:>6} {'yes' if q.usable else 'NO':>3} {q.n_planes:>6} {zr:>17} "
                 f"{num(q.z_step_nm, '.1f'):>6} {num(q.contrast, '.3f'):>7} {corr:>13} "
                 f"{num(q.plane_separation_median, '.1f'):>6} "
                 f"{num(q.separable_fraction, '.0%'):>6} {num(q.ambiguous_fraction, '.0%'):>6} "
-                f"{num(q.sigma_z_nm, '.2f'):>8}"
+                f"{num(q.sigma_z_nm, '.2f'):>8} {motion:>11}"
             )
             for reason in q.reasons:
                 lines.append(f"{'':>11}- {reason}")
+            if q.hint:
+                lines.append(f"{'':>11}=> {q.hint}")
         lines.append("sigma_z: predicted single-frame precision (nm), median over planes")
+        lines.append(
+            "motion z/xy: the bead's own rms motion (nm) in z and sideways within a plane, "
+            "median over planes"
+        )
         return "\n".join(lines)
 
 
@@ -385,6 +416,10 @@ def _measure(lut: ZLUT, scatter: PlaneScatter | None, t: QualityThresholds) -> d
     out["plane_separation_median"] = float(np.median(sep))
     separable = (sep >= t.min_plane_separation) & (excess > t.noise_significance * spread * var)
     out["separable_fraction"] = float(np.mean(separable))
+    # the bead's z motion, if its LUT resolves z at some planes at least (an empty ROI does not)
+    z_var = scatter.z_var_nm2[np.isfinite(scatter.z_var_nm2)]
+    if z_var.size and np.mean(np.isfinite(sigma)) >= MIN_RESOLVED_FOR_MOTION:
+        out["axial_motion_nm"] = math.sqrt(float(np.median(z_var)))
     return out
 
 
@@ -448,11 +483,22 @@ def assess_bead(
     lut: ZLUT,
     scatter: PlaneScatter | None = None,
     thresholds: QualityThresholds = QualityThresholds(),
+    lateral_motion_nm: float | None = None,
 ) -> BeadQuality:
-    """Quality of one bead's LUT (``scatter``: its sweep rows, for the noise-based measures)."""
+    """Quality of one bead's LUT (``scatter``: its sweep rows, for the noise-based measures and
+    the axial motion; ``lateral_motion_nm``: its lateral rms within a plane, nm, if measured)."""
     values = _measure(lut, scatter, thresholds)
     reasons = _judge(values, thresholds)
-    return BeadQuality(bead_id=int(bead_id), usable=not reasons, reasons=tuple(reasons), **values)
+    if lateral_motion_nm is not None:
+        values["lateral_motion_nm"] = float(lateral_motion_nm)
+    hint = ""
+    if reasons:
+        hint = motion_hint(
+            bead_id, values["z_step_nm"], values.get("axial_motion_nm"), lateral_motion_nm
+        )
+    return BeadQuality(
+        bead_id=int(bead_id), usable=not reasons, reasons=tuple(reasons), hint=hint, **values
+    )
 
 
 def assess_luts(
@@ -461,22 +507,34 @@ def assess_luts(
     scatter: Mapping[int, PlaneScatter] | None = None,
     rejected: Mapping[int, str] | None = None,
     thresholds: QualityThresholds = QualityThresholds(),
+    lateral_motion: Mapping[int, float] | None = None,
 ) -> QualityReport:
     """Quality report of per-bead LUTs and the automatic choice of usable beads.
 
     ``luts``: bead id -> ZLUT; the result of :func:`build_luts` brings its own ``scatter`` and
     ``rejected`` (used unless given). Without scatter (a LUT loaded or imported) the noise-based
     measures (separation, precision) are not computed nor judged. Beads in ``rejected`` (no LUT)
-    appear as not usable with that reason.
+    appear as not usable with that reason. ``lateral_motion``: bead id -> lateral rms within a
+    plane (nm), measured from the tracks during the sweep (see :mod:`._motion`).
     """
     if isinstance(luts, BuiltLUTs):
         scatter = luts.scatter if scatter is None else scatter
         rejected = luts.rejected if rejected is None else rejected
     scatter = scatter or {}
-    beads = {int(b): assess_bead(b, lut, scatter.get(b), thresholds) for b, lut in luts.items()}
+    lateral = {int(b): float(v) for b, v in (lateral_motion or {}).items()}
+    beads = {
+        int(b): assess_bead(b, lut, scatter.get(b), thresholds, lateral.get(int(b)))
+        for b, lut in luts.items()
+    }
+    steps = [q.z_step_nm for q in beads.values() if q.z_step_nm]
+    step = float(np.median(steps)) if steps else None
     for b, reason in (rejected or {}).items():
         if int(b) not in beads:
             beads[int(b)] = BeadQuality(
-                bead_id=int(b), usable=False, reasons=(f"no LUT: {reason}",)
+                bead_id=int(b),
+                usable=False,
+                reasons=(f"no LUT: {reason}",),
+                lateral_motion_nm=lateral.get(int(b)),
+                hint=motion_hint(int(b), step, None, lateral.get(int(b))),
             )
     return QualityReport(beads, thresholds)
