@@ -90,7 +90,7 @@ def dask_executor(
             client = stack.enter_context(distributed.Client(cluster))
         else:
             try:
-                client = stack.enter_context(distributed.Client(scheduler, timeout=10))
-            except (OSError, TimeoutError) as exc:
+                client = stack.enter_context(distributed.Client(scheduler, timeout=5))
+            except (OSError, TimeoutError, ValueError) as exc:
                 raise RetrackError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
         yield DaskExecutor(client)
