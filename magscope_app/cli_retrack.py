@@ -120,7 +120,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("files", metavar="FILE", nargs="+", type=Path, help="recordings or folders")
     p.add_argument("--zlut", type=Path, metavar="LUT.h5", help="Z-LUT file (default: recorded)")
     p.add_argument(
-        "--settings", nargs="+", default=[], metavar="K=V",
+        "--settings", nargs="+", action="extend", default=[], metavar="K=V",
         help="tracking settings to change, e.g. xy_iterations=6",
     )  # fmt: skip
     p.add_argument("--out", type=Path, help="output file (one recording) or folder (several)")

@@ -18,19 +18,24 @@ from magscope_app.recording.reader import VideoChunk
 from magscope_app.tracking import ZLUT, ZLUTSet, track_xyz
 from magscope_app.workers._crop import RoiCropper
 
-from ._job import RetrackJob
+from ._job import RetrackError, RetrackJob
 
+#: The LUTs of the last few jobs (key -> ZLUTSet or None), shared by the threads of a worker.
 _LUT_CACHE: dict[str, ZLUTSet | None] = {}
+_CACHED_JOBS = 4
 
 
 def _lut_set(job: RetrackJob) -> ZLUTSet | None:
     """The job's LUTs as a ZLUTSet, built once per process and job."""
-    if job.key not in _LUT_CACHE:
-        luts = {b: ZLUT(z, p, job.settings) for b, (z, p) in job.luts.items()}
-        per_bead = {b: lut for b, lut in luts.items() if b is not None}
-        _LUT_CACHE.clear()  # one job at a time is typical: keep memory flat
-        _LUT_CACHE[job.key] = ZLUTSet(per_bead, luts.get(None)) if luts else None
-    return _LUT_CACHE[job.key]
+    if job.key in _LUT_CACHE:
+        return _LUT_CACHE[job.key]
+    luts = {b: ZLUT(z, p, job.settings) for b, (z, p) in job.luts.items()}
+    per_bead = {b: lut for b, lut in luts.items() if b is not None}
+    lut_set = ZLUTSet(per_bead, luts.get(None)) if luts else None
+    if len(_LUT_CACHE) >= _CACHED_JOBS:
+        _LUT_CACHE.clear()
+    _LUT_CACHE[job.key] = lut_set
+    return lut_set
 
 
 def _frame_from_crops(video: VideoChunk, k: int, shape: tuple[int, int]) -> np.ndarray:
@@ -43,10 +48,12 @@ def _frame_from_crops(video: VideoChunk, k: int, shape: tuple[int, int]) -> np.n
     frame = np.full(shape, fill, dtype=crops.dtype)
     h, w = crops.shape[1:]
     for slot in used.tolist():
-        x0, y0 = (int(v) for v in video.origins[k, slot])
-        rows = slice(max(y0, 0), min(y0 + h, shape[0]))
-        cols = slice(max(x0, 0), min(x0 + w, shape[1]))
-        frame[rows, cols] = crops[slot, : rows.stop - rows.start, : cols.stop - cols.start]
+        x0, y0 = (int(v) for v in video.origins[k, slot])  # may lie outside the frame
+        top, left = max(y0, 0), max(x0, 0)
+        bottom, right = min(y0 + h, shape[0]), min(x0 + w, shape[1])
+        if bottom > top and right > left:
+            part = crops[slot, top - y0 : bottom - y0, left - x0 : right - x0]
+            frame[top:bottom, left:right] = part
     return frame
 
 
@@ -55,10 +62,14 @@ def track_chunk(job: RetrackJob, index: int) -> np.ndarray:
     order, by bead id within a frame), as live tracking writes them."""
     chunk = job.chunks[index]
     epoch = job.epochs[chunk.epoch]
-    with open_recording(job.path) as reader:
-        video = reader.video_chunk(chunk.start, chunk.stop)
+    frames = f"video frames {chunk.start}:{chunk.stop}"
+    try:
+        with open_recording(job.path) as reader:
+            video = reader.video_chunk(chunk.start, chunk.stop)
+    except OSError as exc:  # a damaged chunk, or the file is gone
+        raise RetrackError(f"cannot read {frames}: {exc}") from None
     if len(video) != chunk.stop - chunk.start:
-        raise ValueError(f"video frames {chunk.start}:{chunk.stop} are missing from the file")
+        raise RetrackError(f"{frames} are missing from the file")
     ids, n = epoch.ids, len(epoch.ids)
     rows = np.empty((len(video) * n, len(TRACK_COLUMNS)))
     if n == 0:

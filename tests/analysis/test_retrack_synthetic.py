@@ -19,6 +19,7 @@ from magscope_app.analysis import (
     find_recordings,
     read_retrack,
     retrack,
+    retrack_many,
 )
 from magscope_app.buffers.layouts import TrackFlags
 from magscope_app.recording import RecordingWriter, open_recording, verify
@@ -171,3 +172,26 @@ def test_cli_one_file_and_one_line_errors(tmp_path):
         bad = cli(path, *args)
         assert bad.returncode == 1 and text in bad.stderr, bad.stderr
         assert "Traceback" not in bad.stderr and bad.stderr.strip().count("\n") == 0, bad.stderr
+
+
+def _damage_video_chunk(path, index: int) -> None:
+    """Overwrite the stored bytes of video frame ``index`` (the metadata stays intact)."""
+    with h5py.File(path, "r") as f:
+        info = f["video/frames"].id.get_chunk_info(index)
+    with open(path, "r+b") as raw:
+        raw.seek(info.byte_offset)
+        raw.write(b"\xff" * info.size)
+
+
+def test_a_task_that_fails_loses_only_its_file(tmp_path):
+    good = write(tmp_path / "good.h5", "roi")
+    damaged = write(tmp_path / "damaged.h5", "roi", seed=1)  # lzf: a damaged chunk cannot decode
+    _damage_video_chunk(damaged, 20)
+    with pytest.raises(RetrackError, match=r"damaged\.h5: cannot read video frames 15:23"):
+        retrack(damaged, chunk_frames=8)
+    with h5py.File(default_out(damaged), "r") as f:
+        assert len(f["retrack"]) == 0  # the partial result is removed
+    outcomes = retrack_many([damaged, good], chunk_frames=8, workers=2, processes=False)
+    assert [o.status for o in outcomes] == ["failed", "done"]
+    assert outcomes[0].message.startswith("cannot read video frames 15:23")
+    assert len(read_retrack(outcomes[1].out)["frame"]) == 3 * REMOVE_AT + 2 * (N_FRAMES - REMOVE_AT)
