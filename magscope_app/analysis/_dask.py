@@ -60,7 +60,6 @@ class DaskExecutor:
                 result = exc
             future.release()
             yield tag, result
-        scattered.clear()
 
     def cancel(self, file_number: int) -> None:
         self.client.cancel(self._futures.pop(file_number, []))

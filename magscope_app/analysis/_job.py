@@ -112,7 +112,8 @@ def make_job(
 ) -> RetrackJob:
     """Plan the re-tracking of recording ``path`` (RetrackError / RecordingError say why not).
 
-    ``zlut``: None re-uses the recording's LUTs; a :class:`LUTFile` (checked against the
+    ``zlut``: None re-uses the LUTs recorded with the video (the newest of each bead, and the
+    settings they were used with); a :class:`LUTFile` (checked against the
     recording's ROI size and pixel size), one ZLUT for every bead, or {bead: ZLUT} (key None:
     the default). ``overrides``: TrackingSettings fields replacing the recorded ones.
     """
@@ -152,6 +153,8 @@ def make_job(
             f"{path}: the settings change the radial profile ({', '.join(changed)}), which the "
             f"Z-LUTs ({source}) were not made with: give Z-LUTs made with these settings"
         )
+    if not any(len(e.ids) for e in epochs):
+        raise RetrackError(f"{path}: no bead had a ROI while the video was recorded")
     chunks = _chunks(epochs, chunk_frames or _default_chunk(mode, shape, epochs))
     key = _key(identity, n_frames, settings, recorded.pixel_size_nm, luts)
     return RetrackJob(

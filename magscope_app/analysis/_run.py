@@ -1,7 +1,7 @@
 """The driver: plans every recording, hands chunks to an executor, writes each file's result.
 
 An executor runs ``track_chunk(job, index)`` tasks and yields ``(tag, rows or exception)`` as
-they finish (any order); it may ``cancel(tag_prefix)`` the rest of a failed file's tasks. Only
+they finish (any order); ``cancel(file_number)`` drops the rest of a failed file's tasks. Only
 this process writes files. A file that fails is reported and its partial group removed; the
 other files go on.
 """
@@ -128,7 +128,7 @@ def run_files(
                 outcomes[number] = RetrackOutcome(
                     path, "skipped", out, done, frames=job.n_frames, beads=len(job.beads)
                 )
-        except (RetrackError, RecordingError, OSError) as exc:
+        except Exception as exc:  # whatever is wrong with one file, the others go on
             outcomes[number] = RetrackOutcome(path, "failed", out, message=_error_text(exc, path))
     total = sum(f.job.n_frames for f in files.values())
     frames_done = 0

@@ -25,6 +25,7 @@ from magscope_app.recording.writer import ZLut
 
 _BEAD = schema.TRACK_COLUMNS.index("bead")
 _FRAME = schema.TRACK_COLUMNS.index("frame")
+_TIME = schema.TRACK_COLUMNS.index("time")
 
 
 @dataclass(frozen=True)
@@ -329,10 +330,7 @@ class RecordingReader:
         index = index[start : start + len(frames)]
         time, number = index[:, 0].copy(), index[:, 1].copy()
         if np.isnan(time).any():
-            table = self.frames()
-            known = dict(zip(table["frame"].tolist(), table["time"].tolist(), strict=True))
-            for i in np.flatnonzero(np.isnan(time)):
-                time[i] = known.get(float(number[i]), np.nan)
+            self._fill_times(time, number)
         if mode != "roi":
             return VideoChunk(start, mode, frames, time, number)
         beads = self._table(schema.VIDEO_BEADS).reshape(-1, frames.shape[1])
@@ -346,6 +344,24 @@ class RecordingReader:
                     x0, _x1, y0, _y1 = rois[int(bead)]
                     origins[k, slot] = (x0, y0)  # the recorder crops at the ROI's origin
         return VideoChunk(start, mode, frames, time, number, beads, origins)
+
+    def _fill_times(self, time: np.ndarray, number: np.ndarray) -> None:
+        """Fill NaN ``time`` of frames ``number`` from the frame table, else from the track rows
+        (a frame taken just before the recording started is only in the tracks, at the start)."""
+        missing = np.isnan(time)
+        table = self.frames()
+        known = dict(zip(table["frame"].tolist(), table["time"].tolist(), strict=True))
+        last = float(np.max(number[missing]))
+        ds = self._ds(schema.TRACKS)
+        block = 8192
+        for first in range(0, 0 if ds is None else ds.shape[0], block):
+            rows = ds[first : first + block]
+            for t, f in rows[:, [_TIME, _FRAME]].tolist():
+                known.setdefault(f, t)
+            if rows[-1, _FRAME] > last:
+                break
+        for i in np.flatnonzero(missing):
+            time[i] = known.get(float(number[i]), np.nan)
 
     def iter_video(
         self, chunk_frames: int, start: int = 0, stop: int | None = None

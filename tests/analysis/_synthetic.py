@@ -1,6 +1,7 @@
 """Recordings written with RecordingWriter from a bead model of this test (not the simulator's):
 beads at known positions, a ROI that moves and a bead that is removed mid-recording, a bead at
-the frame edge, and one video time missing from the index (taken from the frame table)."""
+the frame edge, and video times missing from the index: frame 5's is in the frame table, frame
+0's (taken before the recording started) only in the track rows."""
 
 from __future__ import annotations
 
@@ -74,9 +75,12 @@ def write(path: Path, mode: str, seed: int = 0) -> Path:
                 w.set_roi(3, *rois_at(k)[3], time=t - 0.005)
             if k == REMOVE_AT:
                 w.remove_roi(7, time=t - 0.005)
-            w.append_frames(np.array([[t, 100 + k, 0]], dtype=np.float64))
+            if k == 0:
+                w.append_tracks(np.array([[t, 100, 3, *[np.nan] * 5, 0]], dtype=np.float64))
+            else:
+                w.append_frames(np.array([[t, 100 + k, 0]], dtype=np.float64))
             image = render(k, rng)
-            index_time = np.nan if k == 5 else t  # a time the index lacks
+            index_time = np.nan if k in (0, 5) else t  # times the index lacks
             if mode == "full":
                 w.append_video(image, [index_time], [100 + k])
                 continue
