@@ -96,6 +96,10 @@ def _cmd_retrack(args: argparse.Namespace) -> int:
     except (RetrackError, RecordingError) as exc:
         print(f"magscope-app retrack: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("magscope-app retrack: interrupted (a re-run redoes the unfinished files)",
+              file=sys.stderr)  # fmt: skip
+        return 130
     for outcome in outcomes:
         print(outcome, file=sys.stderr if outcome.status == "failed" else sys.stdout)
     return 1 if any(o.status == "failed" for o in outcomes) else 0

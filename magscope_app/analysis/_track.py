@@ -44,7 +44,7 @@ def _frame_from_crops(video: VideoChunk, k: int, shape: tuple[int, int]) -> np.n
     assert video.beads is not None and video.origins is not None
     used = np.flatnonzero(~np.isnan(video.origins[k, :, 0]))
     crops = video.frames[k]
-    fill = np.median(crops[used]) if len(used) else 0
+    fill = np.median(crops[used, ::4, ::4]) if len(used) else 0
     frame = np.full(shape, fill, dtype=crops.dtype)
     h, w = crops.shape[1:]
     for slot in used.tolist():

@@ -269,7 +269,7 @@ class RecordingReader:
     # ------------------------------------------------------------------ video, frame by frame
     @property
     def video_mode(self) -> str | None:
-        """ "full" (whole frames), "roi" (crops around each bead) or None (no video)."""
+        """The video: "full" (whole frames), "roi" (crops around each bead) or None (none)."""
         ds = self._f.get(schema.VIDEO_FRAMES)
         return None if ds is None else str(schema.decode(ds.attrs.get("mode", "full")))
 
