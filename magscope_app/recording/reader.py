@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,29 @@ from magscope_app.recording.writer import ZLut
 
 _BEAD = schema.TRACK_COLUMNS.index("bead")
 _FRAME = schema.TRACK_COLUMNS.index("frame")
+_TIME = schema.TRACK_COLUMNS.index("time")
+
+
+@dataclass(frozen=True)
+class VideoChunk:
+    """Consecutive video frames ``start:stop`` of a recording (k = stop - start frames).
+
+    ``frames``: (k, H, W) full frames, or (k, slots, h, w) crops (``mode`` "roi").
+    ``time``: (k,) frame timestamps (s since the epoch); ``frame``: (k,) camera frame counters.
+    ROI video only (None for full video): ``beads`` (k, slots) bead id of each crop slot (NaN:
+    empty), ``origins`` (k, slots, 2) the frame pixel (x0, y0) of each crop's pixel (0, 0).
+    """
+
+    start: int
+    mode: str
+    frames: np.ndarray
+    time: np.ndarray
+    frame: np.ndarray
+    beads: np.ndarray | None = None
+    origins: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
 
 
 class RecordingReader:
@@ -240,6 +265,113 @@ class RecordingReader:
     def video_beads(self) -> np.ndarray:
         """Bead id per crop slot (n, slots), NaN = empty (roi video only)."""
         return self._table(schema.VIDEO_BEADS)
+
+    # ------------------------------------------------------------------ video, frame by frame
+    @property
+    def video_mode(self) -> str | None:
+        """The video: "full" (whole frames), "roi" (crops around each bead) or None (none)."""
+        ds = self._f.get(schema.VIDEO_FRAMES)
+        return None if ds is None else str(schema.decode(ds.attrs.get("mode", "full")))
+
+    def video_length(self) -> int:
+        """Number of video frames stored (0 without video)."""
+        ds = self._ds(schema.VIDEO_FRAMES)
+        return 0 if ds is None else int(ds.shape[0])
+
+    def camera_shape(self) -> tuple[int, int] | None:
+        """(height, width) in px of the camera frames: from full video, else the camera's
+        described settings; None if neither says."""
+        ds = self._f.get(schema.VIDEO_FRAMES)
+        if ds is not None and self.video_mode == "full":
+            return int(ds.shape[1]), int(ds.shape[2])
+        params = self.hardware().get("camera", {}).get("params", {})
+        if "height" in params and "width" in params:
+            return int(params["height"]), int(params["width"])
+        return None
+
+    def roi_states(
+        self, times: Sequence[float] | np.ndarray
+    ) -> tuple[np.ndarray, list[dict[int, tuple[int, int, int, int]]]]:
+        """The bead ROIs in effect at each of ``times`` (s since the epoch), deduplicated:
+        ``(index (k,) int, states)`` with ``states[index[i]]`` = {bead: (x0, x1, y0, y1)} in
+        frame pixels (exclusive ends) at ``times[i]``. A NaN time, or one before the recording
+        started (a frame taken just before), gets the ROIs at the start."""
+        log = self.roi_log()
+        order = np.argsort(log["time"], kind="stable")
+        log_times = log["time"][order]
+        start = float(self._f.attrs.get(schema.A_START_TIME, -np.inf))
+        t = np.asarray(times, dtype=np.float64)
+        t = np.where(np.isnan(t) | (t < start), start, t)
+        applied = np.searchsorted(log_times, t, side="right")  # log entries in effect
+        counts, index = np.unique(applied, return_inverse=True)
+        states: list[dict[int, tuple[int, int, int, int]]] = []
+        current: dict[int, tuple[int, int, int, int]] = {}
+        done = 0
+        for count in counts.tolist():
+            for i in order[done:count]:
+                bead = int(log["bead"][i])
+                if log["present"][i]:
+                    current[bead] = tuple(int(log[c][i]) for c in ("x0", "x1", "y0", "y1"))  # type: ignore[assignment]
+                else:
+                    current.pop(bead, None)
+            done = count
+            states.append(dict(current))
+        return index.reshape(-1).astype(np.int64), states
+
+    def video_chunk(self, start: int, stop: int) -> VideoChunk:
+        """Video frames ``start:stop`` with their times, frame counters and (ROI video) the bead
+        and frame position of every crop. A time missing from the video index is taken from
+        the frame table."""
+        mode = self.video_mode
+        if mode is None:
+            raise RecordingError(self.path, "this recording has no video")
+        frames = self.video_frames(start, stop)
+        index = self._table(schema.VIDEO_INDEX).reshape(-1, len(schema.VIDEO_INDEX_COLUMNS))
+        index = index[start : start + len(frames)]
+        time, number = index[:, 0].copy(), index[:, 1].copy()
+        if np.isnan(time).any():
+            self._fill_times(time, number)
+        if mode != "roi":
+            return VideoChunk(start, mode, frames, time, number)
+        beads = self._table(schema.VIDEO_BEADS).reshape(-1, frames.shape[1])
+        beads = beads[start : start + len(frames)]
+        origins = np.full((*beads.shape, 2), np.nan)
+        state_index, states = self.roi_states(time)
+        for k, (row, state) in enumerate(zip(beads, state_index.tolist(), strict=True)):
+            rois = states[state]
+            for slot, bead in enumerate(row.tolist()):
+                if not math.isnan(bead) and int(bead) in rois:
+                    x0, _x1, y0, _y1 = rois[int(bead)]
+                    origins[k, slot] = (x0, y0)  # the recorder crops at the ROI's origin
+        return VideoChunk(start, mode, frames, time, number, beads, origins)
+
+    def _fill_times(self, time: np.ndarray, number: np.ndarray) -> None:
+        """Fill NaN ``time`` of frames ``number`` from the frame table, else from the track rows
+        (a frame taken just before the recording started is only in the tracks, at the start)."""
+        missing = np.isnan(time)
+        table = self.frames()
+        known = dict(zip(table["frame"].tolist(), table["time"].tolist(), strict=True))
+        last = float(np.max(number[missing]))
+        ds = self._ds(schema.TRACKS)
+        block = 8192
+        for first in range(0, 0 if ds is None else ds.shape[0], block):
+            rows = ds[first : first + block]
+            for t, f in rows[:, [_TIME, _FRAME]].tolist():
+                known.setdefault(f, t)
+            if rows[-1, _FRAME] > last:
+                break
+        for i in np.flatnonzero(missing):
+            time[i] = known.get(float(number[i]), np.nan)
+
+    def iter_video(
+        self, chunk_frames: int, start: int = 0, stop: int | None = None
+    ) -> Iterator[VideoChunk]:
+        """The video frames ``start:stop`` in chunks of at most ``chunk_frames`` frames."""
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+        end = self.video_length() if stop is None else min(stop, self.video_length())
+        for first in range(start, end, chunk_frames):
+            yield self.video_chunk(first, min(first + chunk_frames, end))
 
 
 def open_recording(path: str | os.PathLike[str]) -> RecordingReader:
