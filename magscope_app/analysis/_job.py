@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from magscope_app.hardware.config import ConfigError
-from magscope_app.recording import open_recording
+from magscope_app.recording import RecordingError, open_recording
+from magscope_app.recording.reader import check_intact
 from magscope_app.tracking import PROFILE_FIELDS, ZLUT, TrackingSettings
 from magscope_app.tracking_config import TrackingConfig, settings_from_mapping
 from magscope_app.zlut import LUTFile
@@ -174,20 +174,11 @@ def make_job(
 
 
 def _check_intact(path: Path) -> None:
-    """RetrackError for a missing, truncated or non-HDF5 file. Checked without SWMR, which
-    would retry reading a truncated file for minutes; a file still open for writing (or left
-    open by a crash) refuses this open for other reasons and is read with SWMR afterwards."""
-    if not path.is_file():
-        raise RetrackError(f"{path}: no such file")
+    """RetrackError for a missing, truncated or non-HDF5 file (see ``check_intact``)."""
     try:
-        h5py.File(path, "r").close()
-    except OSError as exc:
-        text = str(exc)
-        if "truncated" in text or "signature" in text:
-            reason = text.partition("(")[2].rstrip(")") or text
-            raise RetrackError(
-                f"{path}: not a readable recording (corrupt or cut short: {reason})"
-            ) from None
+        check_intact(path)
+    except RecordingError as exc:
+        raise RetrackError(str(exc)) from None
 
 
 def _recorded_tracking(reader, path: Path) -> TrackingConfig:

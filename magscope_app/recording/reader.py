@@ -50,11 +50,32 @@ class VideoChunk:
         return int(self.frames.shape[0])
 
 
+def check_intact(path: Path) -> None:
+    """Raise :class:`RecordingError` for a missing path, a folder, or a file that is not HDF5 or
+    is cut short. Checked without SWMR, which would retry reading a truncated file for minutes;
+    a file still open for writing (or left open by a crash) refuses this open for other reasons
+    and is then read with SWMR."""
+    if path.is_dir():
+        raise RecordingError(path, "is a folder, not a recording file")
+    if not path.is_file():
+        raise RecordingError(path, "no such file")
+    try:
+        h5py.File(path, "r").close()
+    except OSError as exc:
+        text = str(exc)
+        if "truncated" in text or "signature" in text:
+            reason = text.partition("(")[2].rstrip(")") or text
+            raise RecordingError(
+                path, f"not a readable recording (corrupt or cut short: {reason})"
+            ) from None
+
+
 class RecordingReader:
     """Read access to one recording file. Use ``open_recording``; close it (or use ``with``)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        check_intact(self.path)
         try:
             self._f = h5py.File(self.path, "r", swmr=True)
         except (OSError, ValueError) as e:
