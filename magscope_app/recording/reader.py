@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +52,13 @@ class VideoChunk:
 
 
 def check_intact(path: Path) -> None:
-    """Raise :class:`RecordingError` for a missing path, a folder, or a file that is not HDF5 or
-    is cut short. Checked without SWMR, which would retry reading a truncated file for minutes;
-    a file still open for writing (or left open by a crash) refuses this open for other reasons
-    and is then read with SWMR."""
+    """Raise :class:`RecordingError` for a missing path, a folder, a file that is not HDF5, or one
+    with most of it missing.
+
+    Checked without SWMR, because a SWMR open retries reading a badly truncated file for minutes.
+    A file cut short near its end (a full disk stops the writer there) is still read with SWMR,
+    up to the cut; so is a file still open for writing, which refuses this open for other reasons.
+    """
     if path.is_dir():
         raise RecordingError(path, "is a folder, not a recording file")
     if not path.is_file():
@@ -63,11 +67,22 @@ def check_intact(path: Path) -> None:
         h5py.File(path, "r").close()
     except OSError as exc:
         text = str(exc)
-        if "truncated" in text or "signature" in text:
+        if "signature" in text:
+            raise RecordingError(path, "not a readable recording (not an HDF5 file)") from None
+        if "truncated" in text and not _mostly_there(text):
             reason = text.partition("(")[2].rstrip(")") or text
             raise RecordingError(
                 path, f"not a readable recording (corrupt or cut short: {reason})"
             ) from None
+
+
+def _mostly_there(truncation: str) -> bool:
+    """Whether HDF5's "truncated file: eof = A, …, stored_eof = B" keeps at least half the file."""
+    numbers = dict(re.findall(r"(\w+) = (\d+)", truncation))
+    try:
+        return int(numbers["eof"]) >= int(numbers["stored_eof"]) // 2
+    except (KeyError, ValueError):
+        return False
 
 
 class RecordingReader:

@@ -248,7 +248,7 @@ def test_reader_rejects_non_recordings(tmp_path):
     with pytest.raises(RecordingError, match="not a magscope-recording"):
         open_recording(tmp_path / "other.h5")
     (tmp_path / "junk.h5").write_bytes(b"junk")
-    with pytest.raises(RecordingError, match="not a readable recording"):
+    with pytest.raises(RecordingError, match="not an HDF5 file"):
         open_recording(tmp_path / "junk.h5")
 
 
