@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from magscope_app.recording import schema
+from magscope_app.recording._filters import load_hdf5plugin, needs_plugin
 from magscope_app.recording.errors import RecordingError
 from magscope_app.recording.recovery import read_sidecar
 from magscope_app.recording.writer import ZLut
@@ -255,6 +256,11 @@ class RecordingReader:
             raise RecordingError(
                 self.path, f"this recording has no {mode} video ({have or 'no'} video)"
             )
+        if needs_plugin(ds.attrs.get("compression", "")):
+            try:
+                load_hdf5plugin(f"reading this video ({ds.attrs['compression']})")
+            except ImportError as e:
+                raise RecordingError(self.path, str(e)) from None
         return ds
 
 

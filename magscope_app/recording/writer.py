@@ -38,6 +38,7 @@ import numpy as np
 
 import magscope_app
 from magscope_app.recording import schema
+from magscope_app.recording._filters import PLUGIN_COMPRESSIONS, blosc_lz4_kwargs
 from magscope_app.recording._stash import TrackStash
 from magscope_app.recording._table import Table
 from magscope_app.recording.checksum import ALGORITHM, DatasetHasher, combine
@@ -49,8 +50,9 @@ _TABLE_CHUNK_ROWS = 1024
 _MiB = 2**20
 
 
-#: Lossless video compressions; all ship with h5py (readable without plugins).
-VIDEO_COMPRESSIONS = ("none", "lzf", "gzip")
+#: Lossless video compressions: "lzf" and "gzip" ship with h5py; "blosc-lz4" (much faster)
+#: needs the optional hdf5plugin package, see ``_filters``.
+VIDEO_COMPRESSIONS = ("none", "lzf", "gzip", *PLUGIN_COMPRESSIONS)
 #: Bytes of one HDF5 chunk of ROI crops (whole crops per chunk, at least one).
 _ROI_CHUNK_BYTES = 256 * 2**10
 
@@ -63,13 +65,14 @@ class VideoSpec:
     mode "roi": bead ROI crops of ``shape`` = (h, w), one row per bead per frame, chunks of
     about 256 KiB. ``dtype``: the pixel dtype.
     compression (lossless): None or "none" (raw), "lzf" or "gzip" (``gzip_level`` 0-9), the
-    two with HDF5's byte-shuffle filter when pixels are wider than a byte.
+    two with HDF5's byte-shuffle filter when pixels are wider than a byte, or "blosc-lz4"
+    (Blosc LZ4 with bit-shuffle; needs hdf5plugin to write and to read).
     """
 
     mode: Literal["full", "roi"]
     shape: tuple[int, int]
     dtype: str = "uint16"
-    compression: Literal["none", "gzip", "lzf"] | None = None
+    compression: Literal["none", "gzip", "lzf", "blosc-lz4"] | None = None
     gzip_level: int = 1
 
     def __post_init__(self) -> None:
@@ -97,6 +100,8 @@ class VideoSpec:
         """Filter arguments of ``create_dataset``."""
         if self.compression is None:
             return {}
+        if self.compression == "blosc-lz4":
+            return blosc_lz4_kwargs()
         shuffle = np.dtype(self.dtype).itemsize > 1
         if self.compression == "gzip":
             return {"compression": "gzip", "compression_opts": int(self.gzip_level),

@@ -5,6 +5,7 @@ written exactly, in order, with the crop origins; an overrun reported, never a s
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,15 @@ def test_video_ring_holds_the_configured_seconds(tmp_path):
 def test_bad_recording_settings_are_named(tmp_path, text, problem):
     with pytest.raises(ConfigError, match=problem):
         RecordingSettings.from_config(_config(tmp_path, text))
+
+
+def test_blosc_compression_needs_hdf5plugin(tmp_path, monkeypatch):
+    pytest.importorskip("hdf5plugin")
+    config = _config(tmp_path, 'video_compression = "blosc-lz4"')
+    assert RecordingSettings.from_config(config).video_compression == "blosc-lz4"
+    monkeypatch.setitem(sys.modules, "hdf5plugin", None)  # as if it were not installed
+    with pytest.raises(ConfigError, match=r"video_compression.*'magscope-app\[blosc\]'"):
+        RecordingSettings.from_config(config)
 
 
 def test_recording_settings(tmp_path):

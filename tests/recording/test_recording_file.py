@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import h5py
 import numpy as np
@@ -20,6 +21,7 @@ from magscope_app.recording import (
     open_recording,
     schema,
     summarize,
+    verify,
 )
 
 N_BEADS = 5
@@ -139,8 +141,10 @@ def test_everything_else_round_trips(tmp_path):
     assert s["frames"] == 3 and s["frames_lost"] == 1 and s["zluts"] == 3
 
 
-@pytest.mark.parametrize("compression", [None, "none", "gzip", "lzf"])
+@pytest.mark.parametrize("compression", [None, "none", "gzip", "lzf", "blosc-lz4"])
 def test_full_frame_video_round_trips_losslessly(tmp_path, compression):
+    if compression == "blosc-lz4":
+        pytest.importorskip("hdf5plugin")
     path = tmp_path / "video.h5"
     spec = VideoSpec("full", (48, 64), compression=compression, gzip_level=3)
     rng = np.random.default_rng(5)  # 12-bit camera noise on a background: hard to compress
@@ -163,9 +167,31 @@ def test_full_frame_video_round_trips_losslessly(tmp_path, compression):
     with h5py.File(path, "r") as f:
         ds = f[schema.VIDEO_FRAMES]
         expected = None if compression == "none" else compression
-        assert ds.chunks == (1, 48, 64) and ds.compression == expected
-        assert ds.shuffle == (expected is not None)
-        assert ds.attrs["compression"] == (expected or "none")
+        assert ds.chunks == (1, 48, 64) and ds.attrs["compression"] == (expected or "none")
+        if compression == "blosc-lz4":
+            assert "32001" in ds._filters  # the Blosc filter (HDF5 registered filter id)
+        else:
+            assert ds.compression == expected and ds.shuffle == (expected is not None)
+    assert verify(path).status == "ok"
+
+
+def test_blosc_without_hdf5plugin_says_how_to_get_it(tmp_path, monkeypatch):
+    pytest.importorskip("hdf5plugin")
+    path = tmp_path / "blosc.h5"
+    frames = np.arange(2 * 8 * 8, dtype=np.uint16).reshape(2, 8, 8)
+    spec = VideoSpec("full", (8, 8), "uint16", "blosc-lz4")
+    with RecordingWriter(path, instance="t", video=spec) as w:
+        w.append_video(frames, [1.0, 2.0], [0, 1])
+    monkeypatch.setitem(sys.modules, "hdf5plugin", None)  # as if it were not installed
+    with pytest.raises(RecordingError, match=r"needs the optional package hdf5plugin: pip inst"):
+        RecordingWriter(tmp_path / "b2.h5", instance="t", video=spec)
+    assert not (tmp_path / "b2.h5").exists()
+    with open_recording(path) as r:
+        np.testing.assert_array_equal(r.video_index()["frame"], [0, 1])  # the rest reads
+        with pytest.raises(RecordingError, match=r"reading this video \(blosc-lz4\) needs"):
+            r.video_frames()
+    with pytest.raises(RecordingError, match="hdf5plugin"):
+        verify(path)
 
 
 def test_roi_video_one_crop_per_bead_and_frame(tmp_path):
@@ -196,7 +222,7 @@ def test_roi_video_one_crop_per_bead_and_frame(tmp_path):
 
 
 def test_bad_video_specs_are_refused():
-    with pytest.raises(ValueError, match="compression must be one of none, lzf, gzip"):
+    with pytest.raises(ValueError, match="compression must be one of none, lzf, gzip, blosc-lz4"):
         VideoSpec("full", (4, 4), compression="zip")
     with pytest.raises(ValueError, match="video mode"):
         VideoSpec("movie", (4, 4))  # type: ignore[arg-type]
