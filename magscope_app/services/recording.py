@@ -46,6 +46,8 @@ RECORDER_WORKER = "recorder"
 MODES = ("tracks", "roi_video", "full_video")
 #: Seconds to wait for the recorder to close the file at record_stop / daemon shutdown.
 STOP_DEADLINE_S = 1.5
+#: More seconds in the video modes: the recorder first writes the frames still in the ring.
+VIDEO_STOP_EXTRA_S = 10.0
 START_DEADLINE_S = 30.0
 READ_INTERVAL_S = 0.15
 #: Loggers whose INFO records also go to the file (commands received); others from WARNING up.
@@ -229,10 +231,12 @@ class RecordingService(Service):
             return ""
 
     async def _finish(self, reason: StopReason) -> dict[str, Any]:
-        """Ask the recorder to close with ``reason``; wait at most STOP_DEADLINE_S."""
+        """Ask the recorder to close with ``reason``; wait at most STOP_DEADLINE_S (plus
+        VIDEO_STOP_EXTRA_S in the video modes)."""
+        deadline = STOP_DEADLINE_S + (VIDEO_STOP_EXTRA_S if self._mode != "tracks" else 0.0)
         try:
             result = await self.ctx.request(
-                RECORDER_WORKER, "stop", timeout=STOP_DEADLINE_S, reason=reason.value
+                RECORDER_WORKER, "stop", timeout=deadline, reason=reason.value
             )
             self._stats = result
         except CommandError as e:

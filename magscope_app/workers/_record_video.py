@@ -21,8 +21,9 @@ skipped by the camera) never reached the ring: they are gaps in the frame counte
 the ``lost`` column of ``/frames``, as in every mode.
 
 ROI video: the crop of each bead whose ROI is in the BeadRoiBuffer when the frame is copied,
-``crop_size`` square, placed like the tracking workers place it (:class:`RoiCropper`), with its
-origin (x0, y0) in the frame; pixels outside the frame are 0.
+``crop_size`` square (the tracking ROI size when the recording started; a later change of the ROI
+size keeps that crop size), placed like the tracking workers place it (:class:`RoiCropper`), with
+its origin (x0, y0) in the frame; pixels outside the frame are 0.
 """
 
 from __future__ import annotations
@@ -80,18 +81,29 @@ class VideoRecording:
             shape = (self.crop_size, self.crop_size)
             self.spec = VideoSpec("roi", shape, str(video.dtype), compression)
         start = video.attach_recorder()
+        self._next_index = start.index  # ring index of the next frame to write
         #: Frame number of the newest frame before the recording (-1: none); then of the newest
         #: frame written.
         self.last_frame = start.previous_frame_number
         self.first_frame_after = start.previous_frame_number
 
-    def pump(self, writer: RecordingWriter, budget_s: float | None) -> int:
+    def pump(self, writer: RecordingWriter, budget_s: float | None, *, final: bool = False) -> int:
         """Copy and write the frames stored since the last call, for about ``budget_s`` s at
-        most (None: until none is left); returns the frames written. Raises RecorderOverrun
-        when the camera overran the cursor (frames written before that are in the file)."""
+        most (None: no limit); ``final``: only the frames stored before this call (a stop does
+        not chase the stream). Returns the frames written. Raises RecorderOverrun when the
+        camera overran the cursor (frames written before that are in the file)."""
         deadline = None if budget_s is None else time.monotonic() + budget_s
+        stop_at = self.video.frames_written if final else None
         done = 0
-        while (batch := self.video.recorder_batch(self._max_batch)) is not None:
+        while True:
+            limit = self._max_batch
+            if stop_at is not None:
+                limit = min(limit, stop_at - self._next_index)
+                if limit <= 0:
+                    break
+            batch = self.video.recorder_batch(limit)
+            if batch is None:
+                break
             self.max_fill = max(self.max_fill, self.video.recorder_fill())
             if self.mode == "full":
                 assert batch.frames is not None
@@ -105,6 +117,7 @@ class VideoRecording:
                 self.crops_written += len(crops)
             done += len(batch)
             self.frames_written += len(batch)
+            self._next_index = batch.first + len(batch)
             self.last_frame = int(batch.frame_numbers[-1])
             if self.write_delay_s:
                 time.sleep(self.write_delay_s * len(batch))

@@ -196,7 +196,7 @@ class Recorder:
                 writer.remove_roi(bead)
         if self.video is not None:
             try:
-                self.video.pump(writer, None if final else VIDEO_PASS_S)
+                self.video.pump(writer, None if final else VIDEO_PASS_S, final=final)
             except RecorderOverrun as e:
                 self.stop_on_overrun(e)
                 return
