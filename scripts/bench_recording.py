@@ -261,6 +261,7 @@ video_buffer_seconds = {ring_s}
         client = _wait(lambda: connect(instance, timeout=30), 120)
         with client:
             _wait(lambda: client.status()["tracking"]["workers_running"] > 0, 300)
+            _wait(lambda: client.status()["camera"]["frames_acquired"] > 10, 120)
             truth = client.call("sim_truth")
             centres = [
                 [x, y] for x, y in zip(truth["x_px"], truth["y_px"], strict=True)

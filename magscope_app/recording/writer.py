@@ -330,7 +330,8 @@ class RecordingWriter:
             )  # fmt: skip
             ds.attrs["mode"] = self.video.mode
             ds.attrs["compression"] = self.video.compression or "none"
-            self._video = Table(ds)
+            # full frames are written at once (not concatenated); crops in blocks (whole chunks)
+            self._video = Table(ds, write_at_bytes=1 if self.video.mode == "full" else None)
             self._tables[name] = self._video
             if self.video.mode == "roi":
                 self._table(f, schema.VIDEO_ROI_INDEX, schema.ROI_VIDEO_COLUMNS, 4096)
@@ -533,7 +534,7 @@ class RecordingWriter:
 
     def _after_append(self) -> None:
         for t in self._tables.values():
-            if t.pending_bytes >= self.block_bytes:
+            if t.pending_bytes >= (t.write_at_bytes or self.block_bytes):
                 self._guarded("write", lambda t=t: (self._check_space(t.pending_bytes), t.write()))
         if time.monotonic() - self._last_flush >= self.flush_interval:
             self._guarded("flush", self._flush)
