@@ -61,6 +61,7 @@ class VideoRecording:
         write_delay_s: float = 0.0,
     ) -> None:
         self.video = video
+        self.ring_frames = video.n_total_images
         self.mode = mode
         self.rois = rois
         self.write_delay_s = float(write_delay_s)
@@ -170,7 +171,7 @@ class VideoRecording:
             "last_frame": self.last_frame,
             "ring_fill": round(self.video.recorder_fill(), 4),
             "ring_fill_max": round(self.max_fill, 4),
-            "ring_frames": self.video.n_total_images,
+            "ring_frames": self.ring_frames,
         }
 
     def close(self) -> None:

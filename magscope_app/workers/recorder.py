@@ -134,7 +134,8 @@ class Recorder:
                 compression=video_options.get("compression"),
                 write_delay_s=video_options.get("write_delay_s", 0.0),
             )
-            self.sources[0].after_frame = self.video.first_frame_after
+            frames = next(s for s in self.sources if s.kind == "frames")
+            frames.after_frame = self.video.first_frame_after  # /frames matches /video/index
         self.start_time = time.time()
         self.deadline = None if duration_s is None else time.monotonic() + duration_s
         self.writer = RecordingWriter(
@@ -163,8 +164,8 @@ class Recorder:
         spec = self.video.spec
         return (
             f"; video {spec.mode} {spec.shape[0]}x{spec.shape[1]} {spec.dtype}, compression "
-            f"{spec.compression or 'none'}, every frame after frame {self.video.last_frame} "
-            f"(video ring of {self.video.video.n_total_images} frames)"
+            f"{spec.compression or 'none'}, every frame after frame "
+            f"{self.video.first_frame_after} (video ring of {self.video.ring_frames} frames)"
         )
 
     # -- one pass ---------------------------------------------------------------------------------
