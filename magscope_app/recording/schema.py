@@ -24,7 +24,7 @@ numeric table is a 2-D float64 dataset with a ``columns`` attribute):
                        (y0 + r, x0 + c), 0 where that lies outside the frame
 ``/video/roi_index``   (M, 4)  ROI_VIDEO_COLUMNS: frame counter, bead id, x0, y0 of each crop
                        (``roi`` mode). Video datasets have attrs ``mode`` (``full``/``roi``) and
-                       ``compression`` (``none``, ``gzip``, ``lzf``)
+                       ``compression`` (``none``, ``gzip``, ``lzf``, ``blosc-lz4``)
 
 Z-LUT settings are JSON text in ``/zlut/settings`` rather than attributes: LUTs can be taken into
 use while recording, and HDF5 does not support adding attributes (or datasets) under SWMR.

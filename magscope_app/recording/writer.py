@@ -447,8 +447,8 @@ class RecordingWriter:
         frame_numbers: Sequence[float] | np.ndarray,
     ) -> None:
         """Add full video frames (``full`` mode): frames (k, H, W) or one (H, W) frame, their
-        times (s since epoch) and frame counters (k,). Written with the other tables (at least
-        once a second); ``frames`` must not be changed afterwards (it is kept until written)."""
+        times (s since epoch) and frame counters (k,). The frames are written at once, their
+        index with the other tables (at least once a second)."""
         video = self._video_table("full")
         frames = np.asarray(frames)
         if frames.shape == tuple(video.ds.shape[1:]):
