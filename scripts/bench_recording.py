@@ -15,12 +15,14 @@
   each): a process stores 1024x1024 frames into a VideoBuffer ring of ``--ring-frames`` frames at
   the rate (consuming them as tracking would), the recorder's video source
   (``workers._record_video``) copies every frame into a RecordingWriter; per rate the frames
-  stored, written and whether the recorder was overrun; ``max_fps_0_lost``: the highest rate with
-  every frame written (uncompressed).
+  stored, written and whether the recorder was overrun (the sweep stops at the first overrun);
+  ``max_fps_0_lost``: the highest rate with every frame written (uncompressed).
 * daemon_full_video (``--daemon-seconds`` > 0): a real daemon, simulated 1024x1024 camera at
-  ``--daemon-fps`` with ``--daemon-beads`` beads tracked, ``full_video`` recorded for that long;
-  the file read back: frames written / frames the camera delivered in that interval (counter span
-  of the recording; target 1.0), the camera's lost frames, the stop reason.
+  ``--daemon-fps`` with ``--daemon-beads`` beads tracked, ``full_video`` recorded for that long
+  (``--daemon-compression``); the file read back: frames written / frames the camera delivered
+  while it recorded (the frame-counter span of ``/frames``; target 1.0), seconds recorded, the
+  camera's lost frames, the stop reason (a disk slower than the stream stops the recording with
+  stop reason "error" and says so).
 
 Everything goes to a temporary folder (``--dir`` to choose where) that is deleted afterwards.
 """
@@ -227,7 +229,9 @@ def bench_rate(folder: Path, frames: np.ndarray, fps: float, seconds: float, rin
     }
 
 
-def bench_daemon(folder: Path, seconds: float, fps: float, beads: int, ring_s: float) -> dict:
+def bench_daemon(
+    folder: Path, seconds: float, fps: float, beads: int, ring_s: float, compression: str
+) -> dict:
     """full_video through a real daemon with tracking on; the file read back."""
     config = folder / "bench.toml"
     config.write_text(
@@ -245,6 +249,7 @@ seed = 3
 
 [recording]
 video_buffer_seconds = {ring_s}
+video_compression = "{compression}"
 """
     )
     env = {**os.environ, "MAGSCOPE_APP_RUNTIME_DIR": str(folder / "run"),
@@ -285,18 +290,21 @@ video_buffer_seconds = {ring_s}
             daemon.wait()
         stderr.close()
     with open_recording(rec["file"]) as r:
-        index = r.video_index()["frame"]
-        lost = r.frames()["lost"]
+        video = r.video_index()
+        frames = r.frames()
         size = Path(rec["file"]).stat().st_size
-    span = int(index[-1] - index[0] + 1) if len(index) else 0
+    numbers = frames["frame"]
+    acquired = int(numbers[-1] - numbers[0] + 1) if len(numbers) else 0
     return {
         "seconds": seconds,
         "fps": fps,
+        "compression": compression,
         "beads_tracked": len(centres),
-        "frames_written": len(index),
-        "frames_acquired": span,
-        "written_over_acquired": round(len(index) / span, 4) if span else 0.0,
-        "camera_frames_lost_in_recording": int(lost[-1] - lost[0]) if len(lost) else 0,
+        "frames_written": len(video["frame"]),
+        "frames_acquired": acquired,
+        "written_over_acquired": round(len(video["frame"]) / acquired, 4) if acquired else 0.0,
+        "seconds_recorded": round(float(np.ptp(video["time"])), 2) if len(video["time"]) else 0,
+        "camera_frames_lost_in_recording": int(np.ptp(frames["lost"])) if len(numbers) else 0,
         "camera_frames_lost_daemon": after["frames_lost"] - before["frames_lost"],
         "stop_reason": status["stop_reason"],
         "last_error": status["last_error"],
@@ -325,13 +333,14 @@ def main() -> None:
     ap.add_argument("--video-frames", type=int, default=500, help="1024x1024 uint16 frames")
     ap.add_argument("--raw-mb", type=int, default=1024, help="MB written for the raw disk rate")
     ap.add_argument("--compression-frames", type=int, default=200, help="frames per compression")
-    ap.add_argument("--sweep-rates", default="100,200,400,800", help="frames/s, comma separated")
+    ap.add_argument("--sweep-rates", default="25,50,100,200,400,800", help="frames/s, rising")
     ap.add_argument("--sweep-seconds", type=float, default=3.0)
     ap.add_argument("--ring-frames", type=int, default=128, help="ring of the rate sweep")
     ap.add_argument("--daemon-seconds", type=float, default=30.0, help="0: skip the daemon run")
     ap.add_argument("--daemon-fps", type=float, default=100.0)
     ap.add_argument("--daemon-beads", type=int, default=23)
     ap.add_argument("--daemon-ring-s", type=float, default=2.0, help="video_buffer_seconds")
+    ap.add_argument("--daemon-compression", default="none", help="video_compression")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-recording-", dir=args.dir))
     try:
@@ -348,8 +357,9 @@ def main() -> None:
         daemon = None
         if args.daemon_seconds > 0:
             daemon = bench_daemon(
-                folder, args.daemon_seconds, args.daemon_fps, args.daemon_beads, args.daemon_ring_s
-            )
+                folder, args.daemon_seconds, args.daemon_fps, args.daemon_beads,
+                args.daemon_ring_s, args.daemon_compression,
+            )  # fmt: skip
         raw_after = raw_disk_rate(folder, args.raw_mb * 2**20)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

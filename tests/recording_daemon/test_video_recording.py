@@ -127,7 +127,7 @@ def test_roi_video_every_bead_every_frame_with_positions(
     found = np.column_stack([offline.x + rois["x0"][both], offline.y + rois["y0"][both]])
     expected = np.array([live[rois["frame"][k], rois["bead"][k]] for k in both])
     error = np.abs(found - expected).max(axis=1)
-    assert np.nanmedian(error) < 1e-3 and np.mean(error < 0.01) > 0.75, np.sort(error)
+    assert np.nanmedian(error) < 1e-3 and np.mean(error < 0.01) > 0.6, np.sort(error)
 
 
 def test_disk_slower_than_the_stream_stops_the_recording_not_acquisition(
