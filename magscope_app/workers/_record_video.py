@@ -15,10 +15,12 @@ Design (tracking never waits for the disk; the camera is never held back by it):
   :class:`~magscope_app.buffers.RecorderOverrun`: the recording stops with that error, while
   acquisition and tracking go on. There is no gap that the recording does not own up to.
 
-So the file's ``/video/index`` lists every frame the camera stored from the start of the
-recording to its end, in order. Frames the camera itself lost (the ring full for tracking, or
-skipped by the camera) never reached the ring: they are gaps in the frame counters, counted in
-the ``lost`` column of ``/frames``, as in every mode.
+* A frame the camera lost before the ring (the ring full because tracking is slower than the
+  stream, or skipped by the camera) is a gap in the frame counters: it also stops the recording
+  (:class:`VideoGap`), with the frames missing, rather than leave a gap in a running recording.
+
+So the file's ``/video/index`` lists every frame of the camera from the start of the recording to
+its end, in order, contiguous; or the recording ends with the reason.
 
 ROI video: the crop of each bead whose ROI is in the BeadRoiBuffer when the frame is copied,
 ``crop_size`` square (the tracking ROI size when the recording started; a later change of the ROI
@@ -40,6 +42,15 @@ from ._record_sources import RoiWatcher
 
 #: Largest batch copied at once (bytes of frames).
 BATCH_BYTES = 32 * 2**20
+
+
+class VideoGap(Exception):
+    """Frames ``first`` … ``first + count - 1`` never reached the video ring (the camera lost
+    them); every frame before them is in the file."""
+
+    def __init__(self, first: int, count: int) -> None:
+        self.first, self.count = first, count
+        super().__init__(f"frames {first} to {first + count - 1} missing")
 
 
 class VideoRecording:
@@ -92,7 +103,8 @@ class VideoRecording:
         """Copy and write the frames stored since the last call, for about ``budget_s`` s at
         most (None: no limit); ``final``: only the frames stored before this call (a stop does
         not chase the stream). Returns the frames written. Raises RecorderOverrun when the
-        camera overran the cursor (frames written before that are in the file)."""
+        camera overran the cursor, VideoGap when frames are missing before the next one (the
+        frames before either are in the file)."""
         deadline = None if budget_s is None else time.monotonic() + budget_s
         stop_at = self.video.frames_written if final else None
         done = 0
@@ -105,6 +117,16 @@ class VideoRecording:
             batch = self.video.recorder_batch(limit)
             if batch is None:
                 break
+            gap = self._first_gap(batch.frame_numbers)
+            if gap == 0:
+                batch.frames = None
+                missing = int(batch.frame_numbers[0]) - self.last_frame - 1
+                raise VideoGap(self.last_frame + 1, missing)
+            if gap is not None:  # write the frames before the gap; the next call raises
+                batch = RecorderBatch(
+                    batch.first, batch.frames[:gap], batch.timestamps[:gap],
+                    batch.frame_numbers[:gap],
+                )  # fmt: skip
             self.max_fill = max(self.max_fill, self.video.recorder_fill())
             if self.mode == "full":
                 assert batch.frames is not None
@@ -125,6 +147,16 @@ class VideoRecording:
             if deadline is not None and time.monotonic() >= deadline:
                 break
         return done
+
+    def _first_gap(self, numbers: np.ndarray) -> int | None:
+        """Index of the first frame in ``numbers`` that does not follow the one before it (the
+        last frame written, or before the recording: the frame before the cursor); None."""
+        previous = self.last_frame
+        if previous < 0:  # no frame before the recording: the first one starts the count
+            previous = int(numbers[0]) - 1
+        steps = np.diff(numbers, prepend=previous)
+        gaps = np.flatnonzero(steps != 1)
+        return int(gaps[0]) if len(gaps) else None
 
     def _crop(self, batch: RecorderBatch) -> tuple[np.ndarray, np.ndarray]:
         """Crops (k * n, c, c) of the n current beads in the k frames, and their rows

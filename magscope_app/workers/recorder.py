@@ -8,8 +8,9 @@ new video frame or bead crop (video modes, through the VideoBuffer's recorder cu
 and lets the writer flush at least once a second. It only reads shared memory, so it never blocks
 acquisition or tracking; if it falls behind it reports back-pressure (``max_fill``: the largest
 share of a ring consumed in one pass) and counts rows lost to overflow (status, daemon log and the
-file's ``/log``). Video is never lost silently: if the disk is slower than the stream until the
-video ring is full, the recording stops with stop reason "error" and that cause.
+file's ``/log``). Video never has a gap while it runs: if the disk is slower than the stream until
+the video ring is full, or the camera lost frames before the ring, the recording stops with stop
+reason "error" and that cause.
 
 In the video modes ``/frames`` lists the same frames as ``/video/index`` (rows of frames before
 the recording's first video frame are dropped; at the end the recorder waits for the rows of the
@@ -38,7 +39,7 @@ from ..buffers import BeadRoiBuffer, MatrixBuffer, RecorderOverrun, VideoBuffer
 from ..ipc import Reply, Request, Shutdown, Stats
 from ..recording import RecordingError, RecordingWriter, StopReason, ZLut
 from ._record_sources import RoiWatcher, RowSource, describe_sources
-from ._record_video import VideoRecording
+from ._record_video import VideoGap, VideoRecording
 from ._runtime import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,8 @@ class Recorder:
     # -- one pass ---------------------------------------------------------------------------------
     def drain(self, final: bool = False) -> None:
         """Move everything new from shared memory into the writer (``final``: all the video
-        up to now, and the Frames rows that go with it). A video overrun ends the recording
-        (:meth:`stop_on_overrun`); a RecordingError propagates."""
+        up to now, and the Frames rows that go with it). Video that cannot go on complete ends
+        the recording (:meth:`stop_video`); a RecordingError propagates."""
         writer = self.writer
         for source in self.sources:
             rows, lost = source.take()
@@ -198,8 +199,8 @@ class Recorder:
         if self.video is not None:
             try:
                 self.video.pump(writer, None if final else VIDEO_PASS_S, final=final)
-            except RecorderOverrun as e:
-                self.stop_on_overrun(e)
+            except (RecorderOverrun, VideoGap) as e:
+                self.stop_video(e)
                 return
             if final:
                 self._frames_rows_up_to(self.video.last_frame)
@@ -219,16 +220,29 @@ class Recorder:
                 return
             time.sleep(0.002)
 
-    def stop_on_overrun(self, overrun: RecorderOverrun) -> None:
-        """The disk was slower than the stream: close the file (stop reason "error") with the
-        cause; acquisition and tracking are not affected."""
+    def stop_video(self, problem: RecorderOverrun | VideoGap) -> None:
+        """The video cannot go on complete: close the file (stop reason "error") with the cause;
+        acquisition and tracking are not affected."""
         assert self.video is not None
+        if isinstance(problem, RecorderOverrun):
+            cause = (
+                "the disk is slower than the stream: the recorder fell "
+                f"{problem.frames_behind} frames behind the camera (the whole video ring)"
+            )
+            advice = (
+                "Record to a faster disk, with faster or no video compression, or with a larger "
+                "ring ([recording] video_buffer_seconds)"
+            )
+        else:
+            cause = (
+                f"the camera lost {problem.count} frame(s) (from frame {problem.first} on) "
+                "before they reached the video ring: the ring was full because tracking is "
+                "slower than the stream, or the camera skipped them"
+            )
+            advice = "Track fewer beads, add tracking workers or lower the frame rate"
         text = (
-            "video recording stopped: the disk is slower than the stream: the recorder fell "
-            f"{overrun.frames_behind} frames behind the camera (the whole video ring); the file "
-            f"holds every frame up to frame {self.video.last_frame}. Acquisition and tracking "
-            "go on. Record to a faster disk, without video compression, or with a larger ring "
-            "([recording] video_buffer_seconds)"
+            f"video recording stopped: {cause}; the file holds every frame up to frame "
+            f"{self.video.last_frame}. Acquisition and tracking go on. {advice}"
         )
         log.error("%s", text)
         self.close(StopReason.ERROR, text)
@@ -266,7 +280,7 @@ class Recorder:
         return False
 
     def finish(self, reason: StopReason) -> None:
-        """Write everything up to now and close with ``reason`` (unless an overrun already
+        """Write everything up to now and close with ``reason`` (unless :meth:`stop_video` already
         closed the recording with an error)."""
         self.drain(final=True)
         if not self.writer.closed:
@@ -374,7 +388,7 @@ def _record(ctx: WorkerContext, recorder: Recorder) -> None:
                 return
             message = ctx.receive(timeout=0)
         recorder.drain()
-        if recorder.writer.closed:  # stopped by a video overrun
+        if recorder.writer.closed:  # stopped by stop_video
             return
         if recorder.deadline is not None and time.monotonic() >= recorder.deadline:
             recorder.finish(StopReason.DURATION_REACHED)

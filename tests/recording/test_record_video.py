@@ -16,7 +16,7 @@ from magscope_app.config import ConfigError, load_daemon_config
 from magscope_app.recording import RecordingWriter, open_recording
 from magscope_app.services._recording_files import RecordingSettings, video_ring_stacks
 from magscope_app.workers._record_sources import RoiWatcher
-from magscope_app.workers._record_video import VideoRecording
+from magscope_app.workers._record_video import VideoGap, VideoRecording
 
 H, W, SIZE = 40, 56, 16
 
@@ -96,6 +96,26 @@ def test_full_video_overrun_is_raised_with_what_was_written(shared, tmp_path):
     with open_recording(tmp_path / "full.h5") as r:
         np.testing.assert_array_equal(r.video_frames(), frames[:6])
         np.testing.assert_array_equal(r.video_index()["frame"], np.arange(6))
+
+
+def test_frames_lost_before_the_ring_stop_the_video_after_the_frames_before(shared, tmp_path):
+    video, _ = shared
+    frames = np.arange(8 * H * W, dtype=np.uint16).reshape(8, H, W)
+    numbers = [10, 11, 12, 15, 16]  # the camera lost frames 13 and 14
+    for frame, number in zip(frames, numbers, strict=False):
+        video.write_image_and_timestamp(frame, float(number), number)
+        if number == 10:
+            source = VideoRecording(video, "full", None)  # starts after frame 10
+    with RecordingWriter(tmp_path / "gap.h5", instance="t", video=source.spec) as writer:
+        with pytest.raises(VideoGap, match="frames 13 to 14 missing") as info:
+            source.pump(writer, budget_s=None)
+        assert (info.value.first, info.value.count) == (13, 2)
+        del info
+        assert source.last_frame == 12 and source.frames_written == 2
+    source.close()
+    with open_recording(tmp_path / "gap.h5") as r:
+        np.testing.assert_array_equal(r.video_index()["frame"], [11, 12])
+        np.testing.assert_array_equal(r.video_frames(), frames[1:3])
 
 
 def test_roi_video_needs_beads(shared):
