@@ -161,11 +161,6 @@ def _number(value: Any, *, above: float | None) -> bool:
     return value > above if above is not None else value >= 0
 
 
-def configured_folder(config: DaemonConfig) -> Path | None:
-    """``[recording] folder`` of the config file, if any."""
-    return RecordingSettings.from_config(config).folder
-
-
 def video_ring_stacks(config: DaemonConfig) -> int:
     """Stacks of the VideoBuffer ring: ``[daemon] video_stacks``, or more to hold
     ``[recording] video_buffer_seconds`` of frames. ConfigError if the ring would not fit in

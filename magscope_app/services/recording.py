@@ -6,11 +6,11 @@ started on demand with the names of the buffers that exist at that moment (``Fra
 received by the control server and warnings of the daemon process go to the file's ``/log``.
 
 Faults: a write error (disk full, …) or, in the video modes, a disk slower than the stream (the
-video ring full of frames not yet written) ends the recording with stop reason "error" and a clear
-``last_error`` while acquisition and tracking go on. If the recorder process dies, its file is
-repaired with ``recover()`` and the fault is reported. At daemon start, recordings left open by a
-crashed daemon are recovered (see ``_recording_files``); at shutdown a running recording is closed
-(reason "user") before the workers are stopped.
+video ring full of frames not yet written) or frames the camera lost, ends the recording with stop
+reason "error" and a clear ``last_error`` while acquisition and tracking go on. If the recorder
+process dies, its file is repaired with ``recover()`` and the fault is reported. At daemon start,
+recordings left open by a crashed daemon are recovered (see ``_recording_files``); at shutdown a
+running recording is closed (reason "user") before the workers are stopped.
 """
 
 from __future__ import annotations
