@@ -79,6 +79,8 @@ class VideoRecording:
         self.frames_written = 0
         self.crops_written = 0
         self.max_fill = 0.0
+        #: True when the last pump ran out of time with frames left (call again at once).
+        self.behind = False
         self._max_batch = max(1, BATCH_BYTES // video.image_size)
         self._roi_key: Any = None
         self._placed: Any = None
@@ -107,6 +109,7 @@ class VideoRecording:
         frames before either are in the file)."""
         deadline = None if budget_s is None else time.monotonic() + budget_s
         stop_at = self.video.frames_written if final else None
+        self.behind = False
         done = 0
         while True:
             limit = self._max_batch
@@ -145,6 +148,7 @@ class VideoRecording:
             if self.write_delay_s:
                 time.sleep(self.write_delay_s * len(batch))
             if deadline is not None and time.monotonic() >= deadline:
+                self.behind = True
                 break
         return done
 

@@ -380,6 +380,8 @@ def _record(ctx: WorkerContext, recorder: Recorder) -> None:
     last_stats = time.monotonic()
     while True:
         timeout = recorder.interval_s
+        if recorder.video is not None and recorder.video.behind:
+            timeout = 0.0  # frames are waiting: only look at the pipe
         if recorder.deadline is not None:
             timeout = max(0.0, min(timeout, recorder.deadline - time.monotonic()))
         message = ctx.receive(timeout=timeout)
