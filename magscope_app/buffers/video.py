@@ -29,7 +29,6 @@ _REC_OVERRUN_AT = 14  # W when the writer overran the recorder cursor; -1: not o
 _FREE, _CLAIMED, _DONE = 0, 1, 2
 
 
-@dataclass
 class RecorderOverrun(BufferOverflow):
     """The writer reused a slot the recorder had not copied yet: the recorder's frames from
     ring index :attr:`first_lost` on are gone. Raised to the recorder, never to the writer."""
@@ -529,12 +528,11 @@ class VideoBuffer(SharedBuffer):
         """Start the recorder cursor at the next frame to be written (replacing any earlier
         cursor, e.g. of a recorder that died)."""
         self._check_open()
-        header = self._header
         with self._require_lock("attach_recorder"):
-            written = int(header[_WRITTEN])
-            header[_REC_OVERRUN_AT] = -1
-            header[_REC_NEXT] = written
-            previous = int(header[_LATEST_FRAME_NUMBER]) if written else -1
+            written = int(self._header[_WRITTEN])
+            self._header[_REC_OVERRUN_AT] = -1
+            self._header[_REC_NEXT] = written
+            previous = int(self._header[_LATEST_FRAME_NUMBER]) if written else -1
         return RecorderStart(written, previous)
 
     def detach_recorder(self) -> None:
