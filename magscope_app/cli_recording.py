@@ -35,7 +35,10 @@ def format_record_status(s: dict[str, Any]) -> str:
     ]
     if s.get("video"):
         v = s["video"]
-        lines.append(f"video:  {v['captured']} frames, {v['not_captured']} not captured")
+        lines.append(
+            f"video:  {v['frames']} frames, {v['rois']} ROI crops; video ring "
+            f"{v['ring_fill']:.0%} full ({v['ring_fill_max']:.0%} at most)"
+        )
     if s.get("last_error"):
         lines.append(f"ERROR:  {s['last_error']}")
     return "\n".join(lines)

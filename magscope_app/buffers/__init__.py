@@ -14,7 +14,7 @@ from .matrix import MatrixBuffer
 from .profiles import LiveProfileBuffer
 from .rois import BeadRoiBuffer
 from .sweep import SweepState, ZLUTSweepDataset
-from .video import StackClaim, VideoBuffer
+from .video import RecorderBatch, RecorderOverrun, RecorderStart, StackClaim, VideoBuffer
 
 
 def attach_from_description(description, locks=None):
@@ -29,6 +29,9 @@ __all__ = [
     "DatasetNotReadyError",
     "LiveProfileBuffer",
     "MatrixBuffer",
+    "RecorderBatch",
+    "RecorderOverrun",
+    "RecorderStart",
     "SharedBuffer",
     "StackClaim",
     "SweepState",

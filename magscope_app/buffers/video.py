@@ -22,9 +22,54 @@ _RETIRED = 9  # first frame whose slot is not free yet (R); R <= C <= W
 _NEXT_FRAME_NUMBER = 10
 _LATEST_SLOT = 11
 _LATEST_FRAME_NUMBER = 12
+_REC_NEXT = 13  # recorder cursor: first frame the recorder has not copied yet; -1: no recorder
+_REC_OVERRUN_AT = 14  # W when the writer overran the recorder cursor; -1: not overrun
 
 # Per-slot consumption state.
 _FREE, _CLAIMED, _DONE = 0, 1, 2
+
+
+class RecorderOverrun(BufferOverflow):
+    """The writer reused a slot the recorder had not copied yet: the recorder's frames from
+    ring index :attr:`first_lost` on are gone. Raised to the recorder, never to the writer."""
+
+    def __init__(self, name: str, first_lost: int, frames_behind: int) -> None:
+        self.first_lost = first_lost
+        self.frames_behind = frames_behind
+        super().__init__(
+            f"{name}: the recorder fell {frames_behind} frames behind the camera (the whole "
+            f"ring); frames from ring index {first_lost} on were overwritten before they were "
+            "recorded"
+        )
+
+
+@dataclass(frozen=True)
+class RecorderStart:
+    """Where :meth:`VideoBuffer.attach_recorder` put the recorder cursor: ``index`` is the
+    ring index (count of frames written before) of the first frame the recorder will get;
+    ``previous_frame_number`` the frame number of the newest frame before it (-1: none)."""
+
+    index: int
+    previous_frame_number: int
+
+
+@dataclass
+class RecorderBatch:
+    """Frames handed to the recorder by :meth:`VideoBuffer.recorder_batch`.
+
+    ``first``: ring index of the first frame; ``frames``: read-only zero-copy view
+    ``(k, height, width)`` of contiguous slots, to be copied before
+    :meth:`VideoBuffer.advance_recorder` (which validates the copy and sets it to None);
+    ``timestamps`` (s, float64) and ``frame_numbers`` (int64): copies, shape ``(k,)``.
+    """
+
+    first: int
+    frames: np.ndarray | None
+    timestamps: np.ndarray
+    frame_numbers: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.frame_numbers)
 
 
 @dataclass
@@ -74,6 +119,17 @@ class VideoBuffer(SharedBuffer):
 
     Viewing without consuming: :meth:`peek_image` (newest frame, lock-free, never torn, via
     a per-slot sequence counter), :meth:`peek_stack` and :meth:`peek_stack_frame_numbers`.
+
+    Recorder cursor (a second, independent consumer of every frame, for video recording):
+    :meth:`attach_recorder` starts it at the next frame to be written; :meth:`recorder_batch`
+    hands out views of the frames written since, in order; the recorder copies them with no
+    lock held and confirms with :meth:`advance_recorder`; :meth:`detach_recorder` ends it.
+    The cursor never back-pressures the writer: when the writer needs a slot the recorder has
+    not copied yet (the recorder is a whole ring behind, e.g. its disk is slower than the
+    stream), the frame is stored anyway and the cursor is marked overrun; from then on the
+    recorder's calls raise :class:`RecorderOverrun` (and a copy made while the writer was
+    overwriting it is refused by :meth:`advance_recorder`, so a torn frame is never
+    confirmed). The tracking consumers (claims, reads) are not affected by the cursor.
 
     ``locks`` maps buffer names to :class:`multiprocessing.Lock`; a handle attached without
     a lock for ``name`` can only use the lock-free methods (``peek_image``, the counters and
@@ -155,6 +211,8 @@ class VideoBuffer(SharedBuffer):
                 _BITS: bits,
                 _LATEST_SLOT: -1,
                 _LATEST_FRAME_NUMBER: -1,
+                _REC_NEXT: -1,
+                _REC_OVERRUN_AT: -1,
             },
         )
 
@@ -278,6 +336,13 @@ class VideoBuffer(SharedBuffer):
                     "frames; frame not stored"
                 )
             number = int(header[_NEXT_FRAME_NUMBER]) if frame_number is None else int(frame_number)
+            recorder = int(header[_REC_NEXT])
+            if (
+                recorder >= 0
+                and header[_REC_OVERRUN_AT] < 0
+                and written - recorder >= self.n_total_images
+            ):
+                header[_REC_OVERRUN_AT] = written  # the recorder loses; the camera goes on
         # The slot is ours: consumers never touch frames >= W, and R only grows. peek_image
         # readers are kept out by the slot's sequence counter (odd while writing).
         slot = written % self.n_total_images
@@ -457,3 +522,76 @@ class VideoBuffer(SharedBuffer):
         self._check_open()
         with self._require_lock("peek_stack_frame_numbers"):
             return self._frame_numbers[self._peek_stack_slice()].copy()
+
+    # -- recorder cursor (second consumer) ----------------------------------------------------
+    def attach_recorder(self) -> RecorderStart:
+        """Start the recorder cursor at the next frame to be written (replacing any earlier
+        cursor, e.g. of a recorder that died)."""
+        self._check_open()
+        with self._require_lock("attach_recorder"):
+            written = int(self._header[_WRITTEN])
+            self._header[_REC_OVERRUN_AT] = -1
+            self._header[_REC_NEXT] = written
+            previous = int(self._header[_LATEST_FRAME_NUMBER]) if written else -1
+        return RecorderStart(written, previous)
+
+    def detach_recorder(self) -> None:
+        """Remove the recorder cursor (idempotent)."""
+        self._check_open()
+        with self._require_lock("detach_recorder"):
+            self._header[_REC_NEXT] = -1
+            self._header[_REC_OVERRUN_AT] = -1
+
+    def _check_recorder(self) -> int:
+        """Under the lock: the recorder cursor; RecorderOverrun / RuntimeError if unusable."""
+        cursor = int(self._header[_REC_NEXT])  # no view in a local: tracebacks keep locals
+        if cursor < 0:
+            raise RuntimeError(f"{self.name}: no recorder cursor (attach_recorder first)")
+        overrun_at = int(self._header[_REC_OVERRUN_AT])
+        if overrun_at >= 0:
+            raise RecorderOverrun(self.name, cursor, overrun_at - cursor)
+        return cursor
+
+    def recorder_batch(self, max_frames: int | None = None) -> RecorderBatch | None:
+        """The frames written since the recorder's last confirmed batch (at most
+        ``max_frames``, and not past the end of the ring, so the view is contiguous); None if
+        there is none. Raises RecorderOverrun once the writer has overrun the cursor."""
+        self._check_open()
+        with self._require_lock("recorder_batch"):
+            cursor = self._check_recorder()
+            count = int(self._header[_WRITTEN]) - cursor
+            if count == 0:
+                return None
+            slot = cursor % self.n_total_images
+            count = min(count, self.n_total_images - slot)
+            if max_frames is not None:
+                count = min(count, max(1, int(max_frames)))
+            timestamps = self._timestamps[slot : slot + count].copy()
+            numbers = self._frame_numbers[slot : slot + count].copy()
+        frames = self._frames[slot : slot + count]
+        frames.flags.writeable = False
+        return RecorderBatch(cursor, frames, timestamps, numbers)
+
+    def advance_recorder(self, batch: RecorderBatch) -> None:
+        """Confirm that ``batch`` was copied: its slots may be reused. Raises RecorderOverrun
+        if the writer overran the cursor meanwhile (the copy may be torn: do not keep it),
+        ValueError for a batch that is not the recorder's next one. Drops ``batch.frames``."""
+        self._check_open()
+        batch.frames = None
+        with self._require_lock("advance_recorder"):
+            cursor = self._check_recorder()
+            if batch.first != cursor:
+                raise ValueError(
+                    f"{self.name}: batch at ring index {batch.first} is not the recorder's "
+                    f"next one ({cursor})"
+                )
+            self._header[_REC_NEXT] = cursor + len(batch)
+
+    def recorder_fill(self) -> float:
+        """Fraction (0…1) of the ring holding frames the recorder has not copied yet (0 without
+        a recorder). Lock-free (a hint); at 1.0 the next write overruns the recorder."""
+        self._check_open()
+        cursor = int(self._header[_REC_NEXT])
+        if cursor < 0:
+            return 0.0
+        return min(1.0, (int(self._header[_WRITTEN]) - cursor) / self.n_total_images)

@@ -14,11 +14,15 @@ class Table:
     ``add`` only buffers in memory; ``write`` extends the dataset and writes the buffered rows in
     one go (one resize + one write), then feeds them to the checksum. ``flushed`` is the length as
     of the last successful file flush (what a crash or a failed write falls back to).
+
+    ``write_at_bytes``: buffered bytes at which the writer writes this table before the next
+    flush (None: the writer's ``block_bytes``).
     """
 
-    def __init__(self, ds: h5py.Dataset) -> None:
+    def __init__(self, ds: h5py.Dataset, *, write_at_bytes: int | None = None) -> None:
         self.ds = ds
         self.hasher = DatasetHasher(ds.dtype)
+        self.write_at_bytes = write_at_bytes
         self.length = int(ds.shape[0])
         self.flushed = self.length
         self._pending: list[np.ndarray] = []

@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from magscope_app.recording import schema
+from magscope_app.recording._filters import load_hdf5plugin, needs_plugin
 from magscope_app.recording.errors import RecordingError
 
 ALGORITHM = "sha256-v1"
@@ -152,6 +153,12 @@ def verify(path: str | Path) -> VerifyResult:
         raise RecordingError(path, f"cannot open for verification: {e}") from e
     with f:
         stored = schema.decode(f.attrs.get(schema.A_CHECKSUM, b""))
+        for name in (schema.VIDEO_FRAMES, schema.VIDEO_ROIS):
+            if name in f and needs_plugin(f[name].attrs.get("compression", "")):
+                try:
+                    load_hdf5plugin(f"verifying this video ({f[name].attrs['compression']})")
+                except ImportError as e:
+                    raise RecordingError(path, str(e)) from None
         computed = file_checksum(f)
     stored = str(stored) if stored else None
     if stored is None:

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from magscope_app.recording import schema
+from magscope_app.recording._filters import load_hdf5plugin, needs_plugin
 from magscope_app.recording.errors import RecordingError
 from magscope_app.recording.recovery import read_sidecar
 from magscope_app.recording.writer import ZLut
@@ -285,22 +286,43 @@ class RecordingReader:
 
     @property
     def has_video(self) -> bool:
-        return schema.VIDEO_FRAMES in self._f
+        return schema.VIDEO_INDEX in self._f
+
+    @property
+    def video_mode(self) -> str | None:
+        """The video mode, "full" or "roi"; None without video."""
+        mode = str(schema.decode(self._f.attrs.get(schema.A_VIDEO, "none")))
+        return None if mode == "none" else mode
 
     def video_index(self) -> dict[str, np.ndarray]:
-        """time and frame counter of every video frame, each (n,)."""
+        """time (s since epoch) and frame counter of every frame the video holds, each (n,)."""
         return self._columns(self._table(schema.VIDEO_INDEX), schema.VIDEO_INDEX_COLUMNS)
 
     def video_frames(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Video frames ``start:stop``: (k, H, W) full frames or (k, slots, h, w) crops."""
-        ds = self._ds(schema.VIDEO_FRAMES)
-        if ds is None:
-            raise RecordingError(self.path, "this recording has no video")
-        return ds[start:stop]
+        """Full video frames ``start:stop`` (k, H, W), in the order of ``video_index()``."""
+        return self._video(schema.VIDEO_FRAMES, "full")[start:stop]
 
-    def video_beads(self) -> np.ndarray:
-        """Bead id per crop slot (n, slots), NaN = empty (roi video only)."""
-        return self._table(schema.VIDEO_BEADS)
+    def video_rois(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """ROI video crops ``start:stop`` (k, h, w), in the order of ``video_roi_index()``."""
+        return self._video(schema.VIDEO_ROIS, "roi")[start:stop]
+
+    def video_roi_index(self) -> dict[str, np.ndarray]:
+        """frame counter, bead id, x0, y0 (crop origin in the frame, px) of every ROI crop."""
+        return self._columns(self._table(schema.VIDEO_ROI_INDEX), schema.ROI_VIDEO_COLUMNS)
+
+    def _video(self, name: str, mode: str) -> h5py.Dataset:
+        ds = self._ds(name)
+        if ds is None:
+            have = self.video_mode
+            raise RecordingError(
+                self.path, f"this recording has no {mode} video ({have or 'no'} video)"
+            )
+        if needs_plugin(ds.attrs.get("compression", "")):
+            try:
+                load_hdf5plugin(f"reading this video ({ds.attrs['compression']})")
+            except ImportError as e:
+                raise RecordingError(self.path, str(e)) from None
+        return ds
 
     # ------------------------------------------------------------------ video, frame by frame
     @property

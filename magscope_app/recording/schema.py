@@ -16,10 +16,15 @@ numeric table is a 2-D float64 dataset with a ``columns`` attribute):
 ``/config/settings``   scalar JSON text: the daemon settings at start
 ``/config/hardware``   scalar JSON text: the hardware description at start
 ``/log``               (N,)    compound LOG_DTYPE: time, level, source, text
-``/video/frames``      (N, H, W) full frames or (N, C, h, w) ROI crops of C bead slots, one chunk
-                       per frame (attr ``mode``: ``full`` or ``roi``, ``compression``)
-``/video/index``       (N, 2)  VIDEO_INDEX_COLUMNS: time, frame counter of each video frame
-``/video/beads``       (N, C)  bead id in each crop slot (NaN = empty slot; ``roi`` mode only)
+``/video/index``       (N, 2)  VIDEO_INDEX_COLUMNS: time, frame counter of every frame the video
+                       holds, in order (both video modes; a frame without beads is listed too)
+``/video/frames``      (N, H, W) full frames, one chunk per frame (``full`` mode)
+``/video/rois``        (M, h, w) bead ROI crops, one per bead per frame, in frame order and within a
+                       frame by bead id (``roi`` mode); crop pixel (r, c) is frame pixel
+                       (y0 + r, x0 + c), 0 where that lies outside the frame
+``/video/roi_index``   (M, 4)  ROI_VIDEO_COLUMNS: frame counter, bead id, x0, y0 of each crop
+                       (``roi`` mode). Video datasets have attrs ``mode`` (``full``/``roi``) and
+                       ``compression`` (``none``, ``gzip``, ``lzf``, ``blosc-lz4``)
 
 Z-LUT settings are JSON text in ``/zlut/settings`` rather than attributes: LUTs can be taken into
 use while recording, and HDF5 does not support adding attributes (or datasets) under SWMR.
@@ -39,8 +44,8 @@ import numpy as np
 from magscope_app.buffers.layouts import MOTOR_COLUMNS, TRACK_COLUMNS
 
 FORMAT_NAME = "magscope-recording"
-#: Bumped on any incompatible change of the layout above.
-FORMAT_VERSION = 1
+#: Bumped on any incompatible change of the layout above (2: ROI video as one crop per row).
+FORMAT_VERSION = 2
 
 FRAME_COLUMNS: tuple[str, ...] = ("time", "frame", "lost")
 ZLUT_INDEX_COLUMNS: tuple[str, ...] = (
@@ -48,6 +53,7 @@ ZLUT_INDEX_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 ROI_COLUMNS: tuple[str, ...] = ("time", "bead", "x0", "x1", "y0", "y1", "present")
 VIDEO_INDEX_COLUMNS: tuple[str, ...] = ("time", "frame")
+ROI_VIDEO_COLUMNS: tuple[str, ...] = ("frame", "bead", "x0", "y0")
 
 LOG_DTYPE = np.dtype(
     [
@@ -71,7 +77,8 @@ CONFIG_HARDWARE = "/config/hardware"
 LOG = "/log"
 VIDEO_FRAMES = "/video/frames"
 VIDEO_INDEX = "/video/index"
-VIDEO_BEADS = "/video/beads"
+VIDEO_ROIS = "/video/rois"
+VIDEO_ROI_INDEX = "/video/roi_index"
 
 
 class StopReason(StrEnum):
@@ -79,7 +86,9 @@ class StopReason(StrEnum):
 
     USER = "user"  #: the operator (GUI, console or API) stopped it
     SCRIPT_END = "script_end"  #: the experiment script that started it ended
-    ERROR = "error"  #: a write failed or the disk filled up; the file holds what was written
+    #: a write failed, the disk filled up or was slower than the video stream; the file holds
+    #: what was written (the reason is in /log)
+    ERROR = "error"
     RECOVERED_AFTER_CRASH = "recovered_after_crash"  #: set by recover() on a file left open
     DURATION_REACHED = "duration_reached"  #: the requested duration has elapsed
     COMPLETED = "completed"  #: a client's recording block (``with scope.record(...)``) ended
@@ -115,6 +124,7 @@ __all__ = [
     "LOG_DTYPE",
     "MOTOR_COLUMNS",
     "ROI_COLUMNS",
+    "ROI_VIDEO_COLUMNS",
     "TRACK_COLUMNS",
     "VIDEO_INDEX_COLUMNS",
     "ZLUT_INDEX_COLUMNS",

@@ -38,6 +38,7 @@ import numpy as np
 
 import magscope_app
 from magscope_app.recording import schema
+from magscope_app.recording._filters import PLUGIN_COMPRESSIONS, blosc_lz4_kwargs
 from magscope_app.recording._stash import TrackStash
 from magscope_app.recording._table import Table
 from magscope_app.recording.checksum import ALGORITHM, DatasetHasher, combine
@@ -49,40 +50,63 @@ _TABLE_CHUNK_ROWS = 1024
 _MiB = 2**20
 
 
+#: Lossless video compressions: "lzf" and "gzip" ship with h5py; "blosc-lz4" (much faster)
+#: needs the optional hdf5plugin package, see ``_filters``.
+VIDEO_COMPRESSIONS = ("none", "lzf", "gzip", *PLUGIN_COMPRESSIONS)
+#: Bytes of one HDF5 chunk of ROI crops (whole crops per chunk, at least one).
+_ROI_CHUNK_BYTES = 256 * 2**10
+
+
 @dataclass(frozen=True)
 class VideoSpec:
     """Optional video stream of a recording.
 
-    mode: "full" (whole camera frames, ``shape`` = (H, W)) or "roi" (crops around ``slots`` beads
-    per frame, ``shape`` = (h, w) of one crop). One HDF5 chunk per video frame.
-    compression: None (raw), "gzip" (``gzip_level`` 0-9) or "lzf".
+    mode "full": whole camera frames of ``shape`` = (H, W), one HDF5 chunk per frame.
+    mode "roi": bead ROI crops of ``shape`` = (h, w), one row per bead per frame, chunks of
+    about 256 KiB. ``dtype``: the pixel dtype.
+    compression (lossless): None or "none" (raw), "lzf" or "gzip" (``gzip_level`` 0-9), the
+    two with HDF5's byte-shuffle filter when pixels are wider than a byte, or "blosc-lz4"
+    (Blosc LZ4 with bit-shuffle; needs hdf5plugin to write and to read).
     """
 
     mode: Literal["full", "roi"]
     shape: tuple[int, int]
     dtype: str = "uint16"
-    slots: int = 0
-    compression: Literal["gzip", "lzf"] | None = None
-    gzip_level: int = 4
+    compression: Literal["none", "gzip", "lzf", "blosc-lz4"] | None = None
+    gzip_level: int = 1
 
-    def frame_shape(self) -> tuple[int, ...]:
-        """Shape of one video frame in the file: (H, W) or (slots, h, w)."""
+    def __post_init__(self) -> None:
+        if self.mode not in ("full", "roi"):
+            raise ValueError(f"video mode must be 'full' or 'roi', got {self.mode!r}")
+        if self.compression not in (None, *VIDEO_COMPRESSIONS):
+            raise ValueError(
+                f"video compression must be one of {', '.join(VIDEO_COMPRESSIONS)}; "
+                f"got {self.compression!r}"
+            )
+        if self.compression == "none":
+            object.__setattr__(self, "compression", None)
+        if not 0 <= int(self.gzip_level) <= 9:
+            raise ValueError(f"gzip_level must be 0-9, got {self.gzip_level!r}")
+
+    def chunks(self) -> tuple[int, int, int]:
+        """HDF5 chunk shape of the video dataset."""
+        h, w = self.shape
         if self.mode == "full":
-            return tuple(self.shape)
-        if self.mode == "roi":
-            if self.slots < 1:
-                raise ValueError("roi video needs slots >= 1 (the bead capacity)")
-            return (self.slots, *self.shape)
-        raise ValueError(f"video mode must be 'full' or 'roi', got {self.mode!r}")
+            return (1, h, w)
+        crop_bytes = h * w * np.dtype(self.dtype).itemsize
+        return (max(1, _ROI_CHUNK_BYTES // crop_bytes), h, w)
 
     def h5_kwargs(self) -> dict[str, Any]:
+        """Filter arguments of ``create_dataset``."""
         if self.compression is None:
             return {}
+        if self.compression == "blosc-lz4":
+            return blosc_lz4_kwargs()
+        shuffle = np.dtype(self.dtype).itemsize > 1
         if self.compression == "gzip":
-            return {"compression": "gzip", "compression_opts": int(self.gzip_level)}
-        if self.compression == "lzf":
-            return {"compression": "lzf"}
-        raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {self.compression!r}")
+            return {"compression": "gzip", "compression_opts": int(self.gzip_level),
+                    "shuffle": shuffle}  # fmt: skip
+        return {"compression": "lzf", "shuffle": shuffle}
 
 
 @dataclass(frozen=True)
@@ -187,10 +211,9 @@ class RecordingWriter:
         for name in units:
             if not name or "/" in name or name.startswith("."):
                 raise ValueError(f"invalid motor name {name!r}")
-        video_shape = video.frame_shape() if video is not None else None
         self._last_flush = time.monotonic()
         self._lock_fd = -1
-        self._f = self._create(units, settings, hardware, video_shape)
+        self._f = self._create(units, settings, hardware)
         try:
             for bead, roi in (rois or {}).items():
                 self.set_roi(bead, *roi, time=self.start_time)
@@ -213,7 +236,6 @@ class RecordingWriter:
         units: dict[str, str],
         settings: Mapping[str, Any] | str | None,
         hardware: Mapping[str, Any] | str | None,
-        video_shape: tuple[int, ...] | None,
     ) -> h5py.File:
         folder = self.path.parent
         if folder.exists() and not folder.is_dir():
@@ -229,7 +251,7 @@ class RecordingWriter:
             raise RecordingError(self.path, f"cannot create the recording: {e}") from e
         try:
             self._tables: dict[str, Table] = {}
-            self._layout(f, units, settings, hardware, video_shape)
+            self._layout(f, units, settings, hardware)
         except Exception as e:
             f.close()
             self.path.unlink(missing_ok=True)
@@ -252,7 +274,6 @@ class RecordingWriter:
         units: dict[str, str],
         settings: Mapping[str, Any] | str | None,
         hardware: Mapping[str, Any] | str | None,
-        video_shape: tuple[int, ...] | None,
     ) -> None:
         a = f.attrs
         a[schema.A_FORMAT] = schema.FORMAT_NAME
@@ -300,18 +321,20 @@ class RecordingWriter:
         )
         self._tables[schema.LOG] = Table(ds)
         self._video: Table | None = None
-        if self.video is not None and video_shape is not None:
+        if self.video is not None:
+            self._table(f, schema.VIDEO_INDEX, schema.VIDEO_INDEX_COLUMNS, 1024)
+            name = schema.VIDEO_FRAMES if self.video.mode == "full" else schema.VIDEO_ROIS
             ds = f.create_dataset(
-                schema.VIDEO_FRAMES, shape=(0, *video_shape), maxshape=(None, *video_shape),
-                dtype=self.video.dtype, chunks=(1, *video_shape), **self.video.h5_kwargs(),
+                name, shape=(0, *self.video.shape), maxshape=(None, *self.video.shape),
+                dtype=self.video.dtype, chunks=self.video.chunks(), **self.video.h5_kwargs(),
             )  # fmt: skip
             ds.attrs["mode"] = self.video.mode
-            ds.attrs["compression"] = str(self.video.compression)
-            self._video = Table(ds)
-            self._tables[schema.VIDEO_FRAMES] = self._video
-            self._table(f, schema.VIDEO_INDEX, schema.VIDEO_INDEX_COLUMNS, 1024)
+            ds.attrs["compression"] = self.video.compression or "none"
+            # full frames are written at once (not concatenated); crops in blocks (whole chunks)
+            self._video = Table(ds, write_at_bytes=1 if self.video.mode == "full" else None)
+            self._tables[name] = self._video
             if self.video.mode == "roi":
-                self._table(f, schema.VIDEO_BEADS, tuple(map(str, range(self.video.slots))), 1024)
+                self._table(f, schema.VIDEO_ROI_INDEX, schema.ROI_VIDEO_COLUMNS, 4096)
 
     def _take_lock(self) -> int:
         """Hold a shared flock while writing: HDF5 drops its own lock in SWMR mode, and recover()
@@ -422,43 +445,64 @@ class RecordingWriter:
         frames: np.ndarray,
         times: Sequence[float] | np.ndarray,
         frame_numbers: Sequence[float] | np.ndarray,
-        beads: np.ndarray | None = None,
     ) -> None:
-        """Write video frames now (not buffered): frames (k, *frame_shape) or one frame,
-        times and frame counters (k,), and in roi mode bead ids (k, slots) (NaN = empty slot)."""
+        """Add full video frames (``full`` mode): frames (k, H, W) or one (H, W) frame, their
+        times (s since epoch) and frame counters (k,). The frames are written at once, their
+        index with the other tables (at least once a second)."""
+        video = self._video_table("full")
+        frames = np.asarray(frames)
+        if frames.shape == tuple(video.ds.shape[1:]):
+            frames = frames[None]
+        index = self._video_index(times, frame_numbers, len(frames), "video frames")
+        video.add(frames)  # checks the shape
+        self._tables[schema.VIDEO_INDEX].add(index)
+        self._after_append()
+
+    def append_roi_video(
+        self,
+        times: Sequence[float] | np.ndarray,
+        frame_numbers: Sequence[float] | np.ndarray,
+        crops: np.ndarray,
+        rois: np.ndarray,
+    ) -> None:
+        """Add the bead crops of k frames (``roi`` mode): the frames' times (s since epoch) and
+        counters (k,); ``crops`` (m, h, w) in frame order; ``rois`` (m, 4) = frame counter,
+        bead id, x0, y0 (the crop's origin in the frame, px) of each crop. A frame may have no
+        crop (no beads); every crop's frame must be one of ``frame_numbers``."""
+        video = self._video_table("roi")
+        index = self._video_index(times, frame_numbers, None, "frames")
+        crops = np.asarray(crops)
+        rois = _as_rows(rois, len(schema.ROI_VIDEO_COLUMNS), "ROI video")
+        if len(crops) != len(rois):
+            raise ValueError(f"{len(crops)} ROI crops but {len(rois)} ROI rows")
+        if not np.isin(rois[:, 0], index[:, 1]).all():
+            raise ValueError("every ROI crop's frame counter must be one of frame_numbers")
+        video.add(crops)  # checks the shape
+        self._tables[schema.VIDEO_ROI_INDEX].add(rois)
+        self._tables[schema.VIDEO_INDEX].add(index)
+        self._after_append()
+
+    def _video_table(self, mode: str) -> Table:
         self._check_open()
         if self._video is None or self.video is None:
             raise RecordingError(self.path, "this recording was started without video")
-        shape = self.video.frame_shape()
-        frames = np.asarray(frames)
-        if frames.shape == shape:
-            frames = frames[None]
-        if frames.shape[1:] != shape:
-            raise ValueError(f"video frames must have shape (k, {shape}), got {frames.shape}")
-        index = np.column_stack(
-            [np.asarray(times, dtype=np.float64).reshape(-1),
-             np.asarray(frame_numbers, dtype=np.float64).reshape(-1)]
-        )  # fmt: skip
-        if len(index) != len(frames):
-            raise ValueError(f"{len(frames)} video frames but {len(index)} times/frame numbers")
-        if self.video.mode == "roi":
-            if beads is None:
-                raise ValueError("roi video needs the bead id of every slot (k, slots)")
-            beads = _as_rows(beads, self.video.slots, "video bead")
-            self._tables[schema.VIDEO_BEADS].add(beads)
-        self._video.add(frames)
-        self._tables[schema.VIDEO_INDEX].add(index)
-        self._guarded("write video", self._write_video)
-        self._after_append()
+        if self.video.mode != mode:
+            raise ValueError(f"this recording's video is {self.video.mode!r}, not {mode!r}")
+        return self._video
 
-    def _write_video(self) -> None:
-        assert self._video is not None
-        names = [schema.VIDEO_FRAMES, schema.VIDEO_INDEX]
-        if self.video is not None and self.video.mode == "roi":
-            names.append(schema.VIDEO_BEADS)
-        self._check_space(sum(self._tables[n].pending_bytes for n in names))
-        for n in names:
-            self._tables[n].write()
+    @staticmethod
+    def _video_index(
+        times: Sequence[float] | np.ndarray,
+        frame_numbers: Sequence[float] | np.ndarray,
+        count: int | None,
+        what: str,
+    ) -> np.ndarray:
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        numbers = np.asarray(frame_numbers, dtype=np.float64).reshape(-1)
+        if len(times) != len(numbers) or (count is not None and count != len(numbers)):
+            n = len(numbers) if count is None else count
+            raise ValueError(f"{n} {what} but {len(times)} times and {len(numbers)} frame numbers")
+        return np.column_stack([times, numbers])
 
     # ------------------------------------------------------------------ flushing
     def flush(self) -> None:
@@ -490,7 +534,7 @@ class RecordingWriter:
 
     def _after_append(self) -> None:
         for t in self._tables.values():
-            if t.pending_bytes >= self.block_bytes:
+            if t.pending_bytes >= (t.write_at_bytes or self.block_bytes):
                 self._guarded("write", lambda t=t: (self._check_space(t.pending_bytes), t.write()))
         if time.monotonic() - self._last_flush >= self.flush_interval:
             self._guarded("flush", self._flush)

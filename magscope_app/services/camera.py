@@ -11,6 +11,7 @@ from ..hardware.simulated.world_control import WorldControl
 from ..ipc import Pause, Resume, Stats, WorkerMessage
 from ..supervisor import SPAWN
 from ..workers._runtime import WorkerSpec
+from ._recording_files import video_ring_stacks
 from .base import DaemonContext, Service
 
 CAMERA_WORKER = "camera"
@@ -56,7 +57,7 @@ class CameraService(Service):
                 create=True,
                 locks=ctx.locks,
                 instance=ctx.instance,
-                n_stacks=settings.video_stacks,
+                n_stacks=video_ring_stacks(ctx.config),  # [recording] video_buffer_seconds
                 n_images=settings.images_per_stack,
                 width=geometry["width"],
                 height=geometry["height"],

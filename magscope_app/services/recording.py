@@ -5,11 +5,12 @@ started on demand with the names of the buffers that exist at that moment (``Fra
 ``Motor_<name>``, ``BeadRoiBuffer``). While it runs, daemon events (``ctx.event``), commands
 received by the control server and warnings of the daemon process go to the file's ``/log``.
 
-Faults: a write error (disk full, …) ends the recording with stop reason "error" and a clear
-``last_error`` while acquisition goes on. If the recorder process dies, its file is repaired with
-``recover()`` and the fault is reported. At daemon start, recordings left open by a crashed daemon
-are recovered (see ``_recording_files``); at shutdown a running recording is closed (reason
-"user") before the workers are stopped.
+Faults: a write error (disk full, …) or, in the video modes, a disk slower than the stream (the
+video ring full of frames not yet written) or frames the camera lost, ends the recording with stop
+reason "error" and a clear ``last_error`` while acquisition and tracking go on. If the recorder
+process dies, its file is repaired with ``recover()`` and the fault is reported. At daemon start,
+recordings left open by a crashed daemon are recovered (see ``_recording_files``); at shutdown a
+running recording is closed (reason "user") before the workers are stopped.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from ..paths import instance_paths
 from ..recording import RecordingError, StopReason, recover
 from ..workers._runtime import WorkerSpec
 from ._recording_files import (
+    RecordingSettings,
     RecordingState,
     config_json,
-    configured_folder,
     recover_leftovers,
     target_path,
 )
@@ -50,6 +51,8 @@ CLIENT_STOP_REASONS = tuple(
 )
 #: Seconds to wait for the recorder to close the file at record_stop / daemon shutdown.
 STOP_DEADLINE_S = 1.5
+#: More seconds in the video modes: the recorder first writes the frames still in the ring.
+VIDEO_STOP_EXTRA_S = 10.0
 START_DEADLINE_S = 30.0
 READ_INTERVAL_S = 0.15
 #: Loggers whose INFO records also go to the file (commands received); others from WARNING up.
@@ -88,6 +91,7 @@ class RecordingService(Service):
         super().__init__(ctx)
         self.tracking = tracking  # the TrackingService, whose Z-LUTs in use are recorded
         self.state = RecordingState(instance_paths(ctx.instance).state)
+        self.settings = RecordingSettings.from_config(ctx.config)
         self._running = False
         self._path: Path | None = None
         self._mode: str | None = None
@@ -103,7 +107,7 @@ class RecordingService(Service):
 
     # -- start-up ---------------------------------------------------------------------------------
     def start(self) -> None:
-        folders = [f for f in (configured_folder(self.ctx.config),) if f is not None]
+        folders = [self.settings.folder] if self.settings.folder is not None else []
         for note in recover_leftovers(self.state, folders):
             level = "warning" if note.startswith("recovered") else "error"
             self.ctx.event(note, level=level, source=self.name)
@@ -169,6 +173,7 @@ class RecordingService(Service):
                     "hardware": hardware,
                     "zluts": self._zluts_in_use(),
                     "interval_s": READ_INTERVAL_S,
+                    "video": self._video_options(),
                 },
             )
         )
@@ -220,6 +225,16 @@ class RecordingService(Service):
             raise CommandError("failed", "record_start: the daemon has no Frames buffer")
         return found
 
+    def _video_options(self) -> dict[str, Any]:
+        """How the recorder writes video: compression, crop size (the tracking ROI size),
+        the test-only write delay."""
+        beads = getattr(self.tracking, "beads", None)
+        return {
+            "compression": self.settings.video_compression,
+            "crop_size": getattr(beads, "size", None),
+            "write_delay_s": self.settings.test_video_write_delay_s,
+        }
+
     def _unit(self, motor: str) -> str:
         spec = self.ctx.config.hardware.motors.get(motor)
         try:
@@ -228,10 +243,12 @@ class RecordingService(Service):
             return ""
 
     async def _finish(self, reason: StopReason) -> dict[str, Any]:
-        """Ask the recorder to close with ``reason``; wait at most STOP_DEADLINE_S."""
+        """Ask the recorder to close with ``reason``; wait at most STOP_DEADLINE_S (plus
+        VIDEO_STOP_EXTRA_S in the video modes)."""
+        deadline = STOP_DEADLINE_S + (VIDEO_STOP_EXTRA_S if self._mode != "tracks" else 0.0)
         try:
             result = await self.ctx.request(
-                RECORDER_WORKER, "stop", timeout=STOP_DEADLINE_S, reason=reason.value
+                RECORDER_WORKER, "stop", timeout=deadline, reason=reason.value
             )
             self._stats = result
         except CommandError as e:

@@ -2,12 +2,19 @@
 
 Started on demand by the recording service (worker name ``recorder``) for one recording; it exits
 when the recording is closed. Every ``interval_s`` (a timed wait on its pipe, not a spin) it
-consumes the Frames, Tracks and ``Motor_<name>`` MatrixBuffers, records ROI changes, peeks video
-frames (video modes), appends everything to a :class:`~magscope_app.recording.RecordingWriter`
+consumes the Frames, Tracks and ``Motor_<name>`` MatrixBuffers, records ROI changes, writes every
+new video frame or bead crop (video modes, through the VideoBuffer's recorder cursor: see
+``_record_video``), appends everything to a :class:`~magscope_app.recording.RecordingWriter`
 and lets the writer flush at least once a second. It only reads shared memory, so it never blocks
 acquisition or tracking; if it falls behind it reports back-pressure (``max_fill``: the largest
 share of a ring consumed in one pass) and counts rows lost to overflow (status, daemon log and the
-file's ``/log``).
+file's ``/log``). Video never has a gap while it runs: if the disk is slower than the stream until
+the video ring is full, or the camera lost frames before the ring, the recording stops with stop
+reason "error" and that cause.
+
+In the video modes ``/frames`` lists the same frames as ``/video/index`` (rows of frames before
+the recording's first video frame are dropped; at the end the recorder waits for the rows of the
+last video frame and drops later ones), unless the recording stopped on an error.
 
 Messages from the manager (all :class:`~magscope_app.ipc.Request`):
 
@@ -28,17 +35,22 @@ import os
 import time
 from typing import Any
 
-from ..buffers import BeadRoiBuffer, MatrixBuffer, VideoBuffer
+from ..buffers import BeadRoiBuffer, MatrixBuffer, RecorderOverrun, VideoBuffer
 from ..ipc import Reply, Request, Shutdown, Stats
 from ..recording import RecordingError, RecordingWriter, StopReason, ZLut
-from ._record_sources import RoiWatcher, RowSource, VideoCapture, describe_sources
+from ._record_sources import RoiWatcher, RowSource, describe_sources
+from ._record_video import VideoGap, VideoRecording
 from ._runtime import WorkerContext
 
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL_S = 0.5
-#: Wait between passes in video modes (peeks of the newest frame).
-VIDEO_INTERVAL_S = 0.01
+#: Wait between passes in video modes.
+VIDEO_INTERVAL_S = 0.02
+#: Longest video copying in one pass (s), so the pipe is answered meanwhile.
+VIDEO_PASS_S = 0.25
+#: Longest wait at the end for the Frames rows of the last video frame (s).
+FRAMES_ROW_WAIT_S = 0.5
 #: Share of a ring consumed in one pass above which back-pressure is reported.
 BACK_PRESSURE_FILL = 0.5
 
@@ -60,6 +72,7 @@ class Recorder:
         hardware: dict[str, Any],
         zluts: list[dict[str, Any]],
         interval_s: float,
+        video: dict[str, Any] | None = None,
     ) -> None:
         self.ctx = ctx
         self.path = path
@@ -68,7 +81,7 @@ class Recorder:
         self._attached: list[Any] = []
         self.sources: list[RowSource] = []
         self.rois: RoiWatcher | None = None
-        self.video: VideoCapture | None = None
+        self.video: VideoRecording | None = None
         self.state = "starting"
         self.error: str | None = None
         self.stop_reason: str | None = None
@@ -77,7 +90,9 @@ class Recorder:
         self._back_pressure_warned = False
 
         try:
-            self._open(instance, locks, mode, duration_s, buffers, settings, hardware, zluts)
+            self._open(
+                instance, locks, mode, duration_s, buffers, settings, hardware, zluts, video or {}
+            )
         except BaseException:
             self.release()
             raise
@@ -92,6 +107,7 @@ class Recorder:
         settings: dict[str, Any],
         hardware: dict[str, Any],
         zluts: list[dict[str, Any]],
+        video_options: dict[str, Any],
     ) -> None:
         def attach(cls: type, **kw: Any) -> Any:
             buf = cls(create=False, locks=locks, instance=instance, **kw)
@@ -111,8 +127,16 @@ class Recorder:
         dropped = {s.label: s.discard_old() for s in self.sources}
         start_rois = self.rois.snapshot() if self.rois is not None else {}
         if mode != "tracks":
-            video = attach(VideoBuffer)
-            self.video = VideoCapture(video, "full" if mode == "full_video" else "roi", self.rois)
+            self.video = VideoRecording(
+                attach(VideoBuffer),
+                "full" if mode == "full_video" else "roi",
+                self.rois,
+                crop_size=video_options.get("crop_size"),
+                compression=video_options.get("compression"),
+                write_delay_s=video_options.get("write_delay_s", 0.0),
+            )
+            frames = next(s for s in self.sources if s.kind == "frames")
+            frames.after_frame = self.video.first_frame_after  # /frames matches /video/index
         self.start_time = time.time()
         self.deadline = None if duration_s is None else time.monotonic() + duration_s
         self.writer = RecordingWriter(
@@ -131,18 +155,28 @@ class Recorder:
             f"recording started: mode {mode}, duration "
             f"{'unlimited' if duration_s is None else f'{duration_s:g} s'}, buffers "
             + ", ".join(s.label for s in self.sources)
-            + f"; rows from before the start discarded: {dropped}",
+            + f"; rows from before the start discarded: {dropped}"
+            + (self._video_note() if self.video is not None else ""),
             source="recorder",
         )
 
+    def _video_note(self) -> str:
+        assert self.video is not None
+        spec = self.video.spec
+        return (
+            f"; video {spec.mode} {spec.shape[0]}x{spec.shape[1]} {spec.dtype}, compression "
+            f"{spec.compression or 'none'}, every frame after frame "
+            f"{self.video.first_frame_after} (video ring of {self.video.ring_frames} frames)"
+        )
+
     # -- one pass ---------------------------------------------------------------------------------
-    def drain(self) -> None:
-        """Move everything new from shared memory into the writer."""
+    def drain(self, final: bool = False) -> None:
+        """Move everything new from shared memory into the writer (``final``: all the video
+        up to now, and the Frames rows that go with it). Video that cannot go on complete ends
+        the recording (:meth:`stop_video`); a RecordingError propagates."""
         writer = self.writer
         for source in self.sources:
             rows, lost = source.take()
-            if source.kind == "frames" and self.video is not None and len(rows):
-                self.video.note_frames(rows)
             source.append(writer, rows)
             if lost:
                 text = (
@@ -163,8 +197,56 @@ class Recorder:
             for bead in removed:
                 writer.remove_roi(bead)
         if self.video is not None:
-            self.video.capture(writer)
+            try:
+                self.video.pump(writer, None if final else VIDEO_PASS_S, final=final)
+            except (RecorderOverrun, VideoGap) as e:
+                self.stop_video(e)
+                return
+            if final:
+                self._frames_rows_up_to(self.video.last_frame)
         writer.flush_if_due()
+
+    def _frames_rows_up_to(self, last: int) -> None:
+        """Write the Frames rows up to frame ``last`` (waiting briefly for the camera to write
+        them), none after it: ``/frames`` then lists the frames of ``/video/index``."""
+        frames = next(s for s in self.sources if s.kind == "frames")
+        deadline = time.monotonic() + FRAMES_ROW_WAIT_S
+        newest = -1
+        while True:
+            rows, _lost = frames.take()
+            frames.append(self.writer, rows[rows[:, 1] <= last])
+            newest = max(newest, int(rows[:, 1].max())) if len(rows) else newest
+            if newest >= last or time.monotonic() >= deadline:
+                return
+            time.sleep(0.002)
+
+    def stop_video(self, problem: RecorderOverrun | VideoGap) -> None:
+        """The video cannot go on complete: close the file (stop reason "error") with the cause;
+        acquisition and tracking are not affected."""
+        assert self.video is not None
+        if isinstance(problem, RecorderOverrun):
+            cause = (
+                "the disk is slower than the stream: the recorder fell "
+                f"{problem.frames_behind} frames behind the camera (the whole video ring)"
+            )
+            advice = (
+                "Record to a faster disk, with faster or no video compression, or with a larger "
+                "ring ([recording] video_buffer_seconds)"
+            )
+        else:
+            cause = (
+                f"the camera lost {problem.count} frame(s) (from frame {problem.first} on) "
+                "before they reached the video ring: the ring was full because tracking is "
+                "slower than the stream, or the camera skipped them"
+            )
+            advice = "Track fewer beads, add tracking workers or lower the frame rate"
+        text = (
+            f"video recording stopped: {cause}; the file holds every frame up to frame "
+            f"{self.video.last_frame}. Acquisition and tracking go on. {advice}"
+        )
+        log.error("%s", text)
+        self.close(StopReason.ERROR, text)
+        self.state, self.error = "error", text
 
     def handle(self, message: Any) -> bool:
         """Handle one manager message; True when the recording is over."""
@@ -185,8 +267,7 @@ class Recorder:
         if message.command == "stop":
             reason = StopReason(message.args.get("reason", StopReason.USER.value))
             try:
-                self.drain()
-                self.close(reason, None)
+                self.finish(reason)
             except RecordingError as e:
                 self.ctx.send(Reply(message.request_id, error=str(e)))
                 raise
@@ -198,16 +279,25 @@ class Recorder:
             self.ctx.send(Reply(message.request_id, error=f"unknown command {message.command!r}"))
         return False
 
+    def finish(self, reason: StopReason) -> None:
+        """Write everything up to now and close with ``reason`` (unless :meth:`stop_video` already
+        closed the recording with an error)."""
+        self.drain(final=True)
+        if not self.writer.closed:
+            self.close(reason, None)
+
     def close(self, reason: StopReason, note: str | None) -> None:
         lost = {s.label: s.lost for s in self.sources}
         summary = f"recording stopped ({reason.value}); rows lost to buffer overflow: {lost}"
         if self.video is not None:
+            v = self.video.stats()
             summary += (
-                f"; video frames captured {self.video.captured}, "
-                f"not captured (between peeks) {self.video.missed}"
+                f"; video: {v['frames']} frames written (frames {self.video.first_frame_after + 1}"
+                f" to {v['last_frame']}), {v['rois']} ROI crops, video ring at most "
+                f"{v['ring_fill_max']:.0%} full"
             )
         if note:
-            self.writer.log(note, level="warning", source="recorder")
+            self.writer.log(note, level="error", source="recorder")
         self.writer.log(summary, source="recorder")
         self.writer.close(reason)
         self.stop_reason = reason.value
@@ -235,22 +325,23 @@ class Recorder:
             "rows": {"frames": frames.rows_read, "tracks": tracks.rows_read if tracks else 0},
             "buffers": describe_sources(self.sources),
             "rows_lost": sum(s.lost for s in self.sources),
-            "back_pressure": max(s.max_fill for s in self.sources) > BACK_PRESSURE_FILL,
+            "back_pressure": max(
+                [s.max_fill for s in self.sources]
+                + [self.video.max_fill if self.video is not None else 0.0]
+            )
+            > BACK_PRESSURE_FILL,
             "seconds_since_flush": w.get("seconds_since_flush"),
             "stop_reason": self.stop_reason,
             "error": self.error,
             **self._rates,
         }
         if self.video is not None:
-            out["video"] = {
-                "captured": self.video.captured,
-                "not_captured": self.video.missed,
-                "beads_not_cropped": self.video.beads_not_cropped,
-            }
+            out["video"] = self.video.stats()
         return out
 
     def release(self) -> None:
-        self.video = None
+        if self.video is not None:
+            self.video.close()
         for buf in self._attached:
             buf.close()
         self._attached.clear()
@@ -289,6 +380,8 @@ def _record(ctx: WorkerContext, recorder: Recorder) -> None:
     last_stats = time.monotonic()
     while True:
         timeout = recorder.interval_s
+        if recorder.video is not None and recorder.video.behind:
+            timeout = 0.0  # frames are waiting: only look at the pipe
         if recorder.deadline is not None:
             timeout = max(0.0, min(timeout, recorder.deadline - time.monotonic()))
         message = ctx.receive(timeout=timeout)
@@ -297,8 +390,10 @@ def _record(ctx: WorkerContext, recorder: Recorder) -> None:
                 return
             message = ctx.receive(timeout=0)
         recorder.drain()
+        if recorder.writer.closed:  # stopped by stop_video
+            return
         if recorder.deadline is not None and time.monotonic() >= recorder.deadline:
-            recorder.close(StopReason.DURATION_REACHED, None)
+            recorder.finish(StopReason.DURATION_REACHED)
             return
         if time.monotonic() - last_stats >= STATS_INTERVAL_S:
             ctx.send(Stats(ctx.name, recorder.stats()))

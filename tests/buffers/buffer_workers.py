@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from magscope_app.buffers import BufferOverflow, BufferUnderflow, MatrixBuffer, VideoBuffer
+from magscope_app.buffers import (
+    BufferOverflow,
+    BufferUnderflow,
+    MatrixBuffer,
+    RecorderOverrun,
+    VideoBuffer,
+)
 
 
 def seqlock_writer(instance, locks, n_frames, reader_ready, first_written, done, results) -> None:
@@ -82,6 +88,44 @@ def claim_worker(instance, locks, n_claims, results) -> None:
             video.release_stack(claim)
     finally:
         results.put(report)
+        video.close()
+
+
+def recorder_child(instance, locks, attached, done, results) -> None:
+    """Follow the recorder cursor until the writer is done, copying every batch; re-attach
+    after an overrun. Reports the frame numbers confirmed per attachment and how many confirmed
+    copies were torn (pixels of frame n all equal n, so a torn copy shows mixed values)."""
+    try:
+        video = VideoBuffer(create=False, locks=locks, instance=instance)
+    except Exception as error:
+        results.put({"error": repr(error)})
+        attached.set()
+        return
+    try:
+        video.attach_recorder()
+        attached.set()
+        segments: list[list[int]] = [[]]
+        torn = overruns = 0
+        while True:
+            finished = done.is_set()
+            try:
+                batch = video.recorder_batch()
+                if batch is None:
+                    if finished:
+                        break
+                    continue
+                copy = batch.frames.copy()
+                video.advance_recorder(batch)
+            except RecorderOverrun:
+                overruns += 1
+                video.attach_recorder()
+                segments.append([])
+                continue
+            for image, number in zip(copy, batch.frame_numbers, strict=True):
+                torn += not (int(image.min()) == int(image.max()) == int(number))
+            segments[-1].extend(int(n) for n in batch.frame_numbers)
+        results.put({"segments": segments, "torn": torn, "overruns": overruns})
+    finally:
         video.close()
 
 

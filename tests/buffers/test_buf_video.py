@@ -16,6 +16,8 @@ from conftest import SPAWN, stop_process
 from magscope_app.buffers import (
     BufferOverflow,
     BufferUnderflow,
+    RecorderOverrun,
+    RecorderStart,
     VideoBuffer,
     attach_from_description,
     list_segments,
@@ -334,6 +336,99 @@ def test_bad_writes(video):
     assert video.frames_written == 0
 
 
+# -- recorder cursor ------------------------------------------------------------------------
+
+
+def consume_stacks(video: VideoBuffer) -> None:
+    """What the tracking workers do: consume every complete stack."""
+    while video.check_read_stack():
+        video.read_stack_no_return()
+
+
+def record(video: VideoBuffer, max_frames: int | None = None) -> list[tuple[int, int]]:
+    """Copy and confirm every batch the recorder cursor has: [(frame number, pixel value)]."""
+    got = []
+    while (batch := video.recorder_batch(max_frames)) is not None:
+        values = batch.frames[:, 0, 0].astype(int).tolist()
+        video.advance_recorder(batch)
+        got += zip(batch.frame_numbers.tolist(), values, strict=True)
+    return got
+
+
+def test_recorder_gets_every_frame_in_order_beside_tracking(video):
+    fill(video, 2)
+    assert video.attach_recorder() == RecorderStart(index=2, previous_frame_number=1)
+    consume_stacks(video)
+    fill(video, 4, first=2)  # frames 2..5 in slots 2..5
+    consume_stacks(video)  # tracking is done with them; the recorder is not yet
+    assert video.recorder_fill() == pytest.approx(4 / 6)
+    first = video.recorder_batch(max_frames=3)
+    assert first.first == 2 and first.frame_numbers.tolist() == [2, 3, 4]
+    assert first.timestamps.tolist() == [102.0, 103.0, 104.0] and not first.frames.flags.writeable
+    video.advance_recorder(first)
+    assert first.frames is None
+    with pytest.raises(ValueError, match="not the recorder's next"):
+        video.advance_recorder(first)  # confirmed twice
+    fill(video, 4, first=6)  # wraps: frames 6..9 in slots 0..3
+    consume_stacks(video)
+    batch = video.recorder_batch()
+    assert batch.frame_numbers.tolist() == [5]  # a batch stops at the end of the ring
+    video.advance_recorder(batch)
+    assert record(video) == [(n, n) for n in range(6, 10)]
+    assert video.recorder_batch() is None and video.recorder_fill() == 0.0
+
+
+def test_slow_recorder_is_overrun_never_blocks_the_writer(video):
+    video.attach_recorder()
+    fill(video, 6)  # the recorder copies nothing
+    consume_stacks(video)
+    assert video.recorder_fill() == 1.0
+    fill(video, 3, first=6)  # stored although the recorder has not copied frames 0..2
+    consume_stacks(video)
+    assert video.frames_written == 9 and video.peek_image()[0] == 8
+    with pytest.raises(RecorderOverrun, match="6 frames behind") as info:
+        video.recorder_batch()
+    assert info.value.first_lost == 0 and info.value.frames_behind == 6
+    with pytest.raises(RecorderOverrun):
+        video.recorder_batch()  # stays overrun until attached again
+    assert video.attach_recorder().index == 9
+    fill(video, 1, first=9)
+    assert record(video) == [(9, 9)]
+
+
+def test_copy_overwritten_before_confirmation_is_refused(video):
+    video.attach_recorder()
+    fill(video, 3)
+    consume_stacks(video)
+    batch = video.recorder_batch()  # frames 0..2, not confirmed yet
+    fill(video, 4, first=3)  # frame 6 reuses slot 0 while the recorder still copies it
+    assert batch.frames[0, 0, 0] == 6  # the view shows the new frame: the copy is torn
+    with pytest.raises(RecorderOverrun):
+        video.advance_recorder(batch)
+
+
+def test_tracking_overflow_comes_first_and_leaves_the_recorder_alone(video):
+    video.attach_recorder()
+    fill(video, 6)  # nobody consumes: the ring is full for tracking
+    with pytest.raises(BufferOverflow, match="frame slots hold unread or claimed frames"):
+        video.write_image_and_timestamp(frame(6), 0.0)
+    assert record(video, max_frames=4) == [(n, n) for n in range(6)]
+
+
+def test_recorder_cursor_needs_attach_and_detaches(video):
+    with pytest.raises(RuntimeError, match="no recorder cursor"):
+        video.recorder_batch()
+    video.attach_recorder()
+    video.detach_recorder()
+    video.detach_recorder()  # idempotent
+    assert video.recorder_fill() == 0.0
+    for first in range(0, 12, 3):  # without a cursor the writer never marks an overrun
+        fill(video, 3, first=first)
+        consume_stacks(video)
+    with pytest.raises(RuntimeError, match="no recorder cursor"):
+        video.recorder_batch()
+
+
 # -- processes ------------------------------------------------------------------------------
 
 
@@ -429,3 +524,40 @@ def test_foreign_process_attach_and_exit_keeps_segments(video, instance_name):
     assert set(video.segments) <= set(list_segments(instance_name))
     fill(video, 1, first=2)  # still usable
     assert video.peek_image()[0] == 2
+
+
+def test_recorder_cursor_across_processes_never_confirms_a_torn_copy(instance_name, locks, track):
+    """A writer process cycles a 16-slot ring as fast as it can (consuming for tracking itself)
+    while a recorder process follows the cursor: the recorder is overrun now and then, but
+    every copy it confirmed is intact and each run of frames between overruns is contiguous.
+    (Checked by hand: without the overrun check in advance_recorder torn copies get through.)"""
+    video = track(
+        VideoBuffer(
+            create=True, locks=locks, n_stacks=16, n_images=1, height=256, width=256, bits=32,
+            instance=instance_name,
+        )
+    )  # fmt: skip
+    attached, first_written, done = SPAWN.Event(), SPAWN.Event(), SPAWN.Event()
+    results = SPAWN.Queue()
+    recorder = SPAWN.Process(
+        target=buffer_workers.recorder_child, args=(instance_name, locks, attached, done, results)
+    )
+    writer = SPAWN.Process(
+        target=buffer_workers.seqlock_writer,
+        args=(instance_name, locks, 3000, attached, first_written, done, results),
+    )
+    recorder.start()
+    writer.start()
+    try:
+        result = results.get(timeout=100)
+    finally:
+        stop_process(writer)
+        stop_process(recorder)
+    assert "error" not in result, result
+    assert writer.exitcode == 0 and recorder.exitcode == 0
+    assert result["torn"] == 0, result
+    segments = [s for s in result["segments"] if s]
+    assert all(s == list(range(s[0], s[0] + len(s))) for s in segments)
+    assert result["overruns"] == len(result["segments"]) - 1
+    assert segments or result["overruns"]  # the recorder did follow the writer
+    assert video.frames_written == 3000

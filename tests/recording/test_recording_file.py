@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import h5py
 import numpy as np
@@ -20,6 +21,7 @@ from magscope_app.recording import (
     open_recording,
     schema,
     summarize,
+    verify,
 )
 
 N_BEADS = 5
@@ -139,36 +141,93 @@ def test_everything_else_round_trips(tmp_path):
     assert s["frames"] == 3 and s["frames_lost"] == 1 and s["zluts"] == 3
 
 
-@pytest.mark.parametrize("compression", [None, "gzip", "lzf"])
-def test_full_frame_video(tmp_path, compression):
+@pytest.mark.parametrize("compression", [None, "none", "gzip", "lzf", "blosc-lz4"])
+def test_full_frame_video_round_trips_losslessly(tmp_path, compression):
+    if compression == "blosc-lz4":
+        pytest.importorskip("hdf5plugin")
     path = tmp_path / "video.h5"
     spec = VideoSpec("full", (48, 64), compression=compression, gzip_level=3)
-    frames = np.arange(5 * 48 * 64, dtype=np.uint16).reshape(5, 48, 64)
+    rng = np.random.default_rng(5)  # 12-bit camera noise on a background: hard to compress
+    frames = (100 + rng.poisson(900, (5, 48, 64))).clip(0, 4095).astype(np.uint16)
+    frames[2, 10:20, 10:20] = 4095
     with RecordingWriter(path, instance="t", video=spec) as w:
         w.append_video(frames[:3], [1.0, 2.0, 3.0], [10, 11, 12])
         w.append_video(frames[3], [4.0], [13])
         w.append_video(frames[4:], [5.0], [14])
+        with pytest.raises(ValueError, match="not 'roi'"):
+            w.append_roi_video([6.0], [15], np.zeros((0, 48, 64)), np.zeros((0, 4)))
+        with pytest.raises(ValueError, match="1 video frames but 2 times"):
+            w.append_video(frames[0], [6.0, 7.0], [15, 16])
     with open_recording(path) as r:
-        assert r.has_video and r.metadata["video"] == "full"
+        assert r.has_video and r.video_mode == "full" and r.metadata["video"] == "full"
         np.testing.assert_array_equal(r.video_frames(), frames)
         np.testing.assert_array_equal(r.video_index()["frame"], [10, 11, 12, 13, 14])
+        with pytest.raises(RecordingError, match="no roi video"):
+            r.video_rois()
     with h5py.File(path, "r") as f:
         ds = f[schema.VIDEO_FRAMES]
-        assert ds.chunks == (1, 48, 64) and ds.compression == compression
+        expected = None if compression == "none" else compression
+        assert ds.chunks == (1, 48, 64) and ds.attrs["compression"] == (expected or "none")
+        if compression == "blosc-lz4":
+            assert "32001" in ds._filters  # the Blosc filter (HDF5 registered filter id)
+        else:
+            assert ds.compression == expected and ds.shuffle == (expected is not None)
+    assert verify(path).status == "ok"
 
 
-def test_roi_video(tmp_path):
-    path = tmp_path / "roi.h5"
-    spec = VideoSpec("roi", (8, 8), dtype="uint8", slots=3)
-    crops = np.random.default_rng(0).integers(0, 255, (2, 3, 8, 8), dtype=np.uint8)
-    beads = np.array([[1, 2, np.nan], [1, 2, 5]])
+def test_blosc_without_hdf5plugin_says_how_to_get_it(tmp_path, monkeypatch):
+    pytest.importorskip("hdf5plugin")
+    path = tmp_path / "blosc.h5"
+    frames = np.arange(2 * 8 * 8, dtype=np.uint16).reshape(2, 8, 8)
+    spec = VideoSpec("full", (8, 8), "uint16", "blosc-lz4")
     with RecordingWriter(path, instance="t", video=spec) as w:
-        w.append_video(crops, [1.0, 2.0], [0, 1], beads=beads)
-        with pytest.raises(ValueError, match="shape"):
-            w.append_video(np.zeros((1, 2, 8, 8), np.uint8), [3.0], [2], beads=beads[:1])
+        w.append_video(frames, [1.0, 2.0], [0, 1])
+    monkeypatch.setitem(sys.modules, "hdf5plugin", None)  # as if it were not installed
+    with pytest.raises(RecordingError, match=r"needs the optional package hdf5plugin: pip inst"):
+        RecordingWriter(tmp_path / "b2.h5", instance="t", video=spec)
+    assert not (tmp_path / "b2.h5").exists()
     with open_recording(path) as r:
-        np.testing.assert_array_equal(r.video_frames(), crops)
-        np.testing.assert_array_equal(r.video_beads(), beads)
+        np.testing.assert_array_equal(r.video_index()["frame"], [0, 1])  # the rest reads
+        with pytest.raises(RecordingError, match=r"reading this video \(blosc-lz4\) needs"):
+            r.video_frames()
+    with pytest.raises(RecordingError, match="hdf5plugin"):
+        verify(path)
+
+
+def test_roi_video_one_crop_per_bead_and_frame(tmp_path):
+    path = tmp_path / "roi.h5"
+    spec = VideoSpec("roi", (8, 8), dtype="uint8", compression="lzf")
+    crops = np.random.default_rng(0).integers(0, 255, (5, 8, 8), dtype=np.uint8)
+    rois = np.array([[0, 1, 3, 4], [0, 2, 20, -2], [1, 1, 3, 5], [1, 2, 20, -2], [3, 7, 0, 0]])
+    with RecordingWriter(path, instance="t", video=spec) as w:
+        w.append_roi_video([1.0, 2.0], [0, 1], crops[:4], rois[:4])
+        w.append_roi_video([3.0, 4.0], [2, 3], crops[4:], rois[4:])  # frame 2 without beads
+        with pytest.raises(ValueError, match="must be one of frame_numbers"):
+            w.append_roi_video([5.0], [4], crops[:1], rois[:1])
+        with pytest.raises(ValueError, match="2 ROI crops but 1 ROI rows"):
+            w.append_roi_video([5.0], [4], crops[:2], [[4, 1, 0, 0]])
+        with pytest.raises(ValueError, match="not 'full'"):
+            w.append_video(np.zeros((8, 8)), [5.0], [4])
+    with open_recording(path) as r:
+        assert r.video_mode == "roi"
+        np.testing.assert_array_equal(r.video_rois(), crops)
+        np.testing.assert_array_equal(r.video_rois(1, 3), crops[1:3])
+        index = r.video_roi_index()
+        np.testing.assert_array_equal(np.column_stack([index[c] for c in index]), rois)
+        np.testing.assert_array_equal(r.video_index()["frame"], [0, 1, 2, 3])
+        with pytest.raises(RecordingError, match="no full video"):
+            r.video_frames()
+    with h5py.File(path, "r") as f:
+        assert f[schema.VIDEO_ROIS].chunks == (4096, 8, 8)  # 256 KiB of crops per chunk
+
+
+def test_bad_video_specs_are_refused():
+    with pytest.raises(ValueError, match="compression must be one of none, lzf, gzip, blosc-lz4"):
+        VideoSpec("full", (4, 4), compression="zip")
+    with pytest.raises(ValueError, match="video mode"):
+        VideoSpec("movie", (4, 4))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="gzip_level"):
+        VideoSpec("full", (4, 4), compression="gzip", gzip_level=12)
 
 
 def test_without_video_append_video_is_refused(tmp_path):

@@ -1,5 +1,5 @@
 """Recording through a real daemon: record_start/stop/status, SWMR readers, duration, faults,
-crash recovery at the next start, video, and the file CLI (inspect, verify)."""
+crash recovery at the next start, the file CLI (inspect, verify). Video: test_video_recording."""
 
 from __future__ import annotations
 
@@ -145,20 +145,6 @@ def test_tracks_and_roi_changes_recorded(start_daemon, instance_name, small_sim_
         assert np.allclose(lut.z, lut_z) and np.allclose(lut.profiles, lut_profiles)
 
 
-def test_roi_video(start_daemon, instance_name, small_sim_config, tmp_path):
-    _start(start_daemon, instance_name, small_sim_config)
-    with connect(instance_name) as client:
-        ids = _add_beads_or_skip(client)
-        path = Path(client.call("record_start", folder=str(tmp_path), mode="roi_video")["file"])
-        _recording(client, rows=25)
-        client.call("record_stop")
-    with open_recording(path) as r:
-        frames = r.video_frames(0, 2)
-        assert frames.ndim == 4 and frames.shape[0] == 2
-        beads = r.video_beads()
-        assert sorted(int(b) for b in beads[0] if not np.isnan(b)) == sorted(ids)
-
-
 def test_duration_and_bad_targets(start_daemon, instance_name, small_sim_config, tmp_path):
     _start(start_daemon, instance_name, small_sim_config)
     regular = tmp_path / "a_file"
@@ -192,21 +178,6 @@ def test_duration_and_bad_targets(start_daemon, instance_name, small_sim_config,
     with open_recording(result["file"]) as r:
         assert r.stop_reason == "duration_reached" and r.closed_cleanly
         assert len(r.frames()["frame"]) > 0
-
-
-def test_full_video(start_daemon, instance_name, small_sim_config, tmp_path):
-    _start(start_daemon, instance_name, small_sim_config)
-    with connect(instance_name) as client:
-        path = Path(client.call("record_start", folder=str(tmp_path), mode="full_video")["file"])
-        _recording(client, rows=25)
-        final = client.call("record_stop")
-    with open_recording(path) as r:
-        index = r.video_index()
-        n = len(index["frame"])
-        assert n > 0 and np.all(np.diff(index["frame"]) > 0)
-        assert n == final["video"]["captured"]
-        assert r.video_frames(0, 1).shape == (1, 256, 256)
-        assert any("not captured" in text for *_x, text in r.log())
 
 
 def test_recorder_killed_is_reported_and_file_recovered(
