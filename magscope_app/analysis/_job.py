@@ -240,13 +240,16 @@ def _given_luts(
 
 def _epochs(reader, mode: str, n_frames: int) -> list[Epoch]:
     """Stretches of frames with the same tracked beads (ROI video: only beads with a crop)."""
-    times = reader.video_index()["time"][:n_frames]
+    index = reader.video_index()
+    times, numbers = index["time"][:n_frames], index["frame"][:n_frames]
     state_index, states = reader.roi_states(times)
     keys: list[tuple] = []
     if mode == "roi":
-        slots = reader.video_beads()[:n_frames]
+        crops = reader.video_roi_index()  # in frame order
+        bounds = np.searchsorted(crops["frame"], np.stack([numbers, numbers]), side="left")
+        bounds[1] = np.searchsorted(crops["frame"], numbers, side="right")
         for k in range(n_frames):
-            cropped = {int(b) for b in slots[k] if not math.isnan(b)}
+            cropped = set(crops["bead"][bounds[0, k] : bounds[1, k]].astype(int).tolist())
             keys.append((int(state_index[k]), tuple(sorted(cropped & set(states[state_index[k]])))))
     else:
         keys = [(int(i), tuple(sorted(states[i]))) for i in state_index.tolist()]

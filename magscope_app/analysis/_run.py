@@ -202,6 +202,6 @@ def _maybe_video_recording(path: Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
             kind = schema.decode(f.attrs.get(schema.A_FORMAT, ""))
-            return kind == schema.FORMAT_NAME and schema.VIDEO_FRAMES in f
+            return kind == schema.FORMAT_NAME and schema.VIDEO_INDEX in f
     except (OSError, ValueError):
         return True

@@ -91,6 +91,7 @@ class RecordingReader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._roi_frames: np.ndarray | None = None
         check_intact(self.path)
         try:
             self._f = h5py.File(self.path, "r", swmr=True)
@@ -325,16 +326,10 @@ class RecordingReader:
         return ds
 
     # ------------------------------------------------------------------ video, frame by frame
-    @property
-    def video_mode(self) -> str | None:
-        """The video: "full" (whole frames), "roi" (crops around each bead) or None (none)."""
-        ds = self._f.get(schema.VIDEO_FRAMES)
-        return None if ds is None else str(schema.decode(ds.attrs.get("mode", "full")))
-
     def video_length(self) -> int:
         """Number of video frames stored (0 without video)."""
-        ds = self._ds(schema.VIDEO_FRAMES)
-        return 0 if ds is None else int(ds.shape[0])
+        ds = self._ds(schema.VIDEO_INDEX)
+        return 0 if ds is None or self.video_mode is None else int(ds.shape[0])
 
     def camera_shape(self) -> tuple[int, int] | None:
         """(height, width) in px of the camera frames: from full video, else the camera's
@@ -383,25 +378,33 @@ class RecordingReader:
         mode = self.video_mode
         if mode is None:
             raise RecordingError(self.path, "this recording has no video")
-        frames = self.video_frames(start, stop)
-        index = self._table(schema.VIDEO_INDEX).reshape(-1, len(schema.VIDEO_INDEX_COLUMNS))
-        index = index[start : start + len(frames)]
+        index = self._ds(schema.VIDEO_INDEX)[start:stop]
         time, number = index[:, 0].copy(), index[:, 1].copy()
         if np.isnan(time).any():
             self._fill_times(time, number)
         if mode != "roi":
-            return VideoChunk(start, mode, frames, time, number)
-        beads = self._table(schema.VIDEO_BEADS).reshape(-1, frames.shape[1])
-        beads = beads[start : start + len(frames)]
-        origins = np.full((*beads.shape, 2), np.nan)
-        state_index, states = self.roi_states(time)
-        for k, (row, state) in enumerate(zip(beads, state_index.tolist(), strict=True)):
-            rois = states[state]
-            for slot, bead in enumerate(row.tolist()):
-                if not math.isnan(bead) and int(bead) in rois:
-                    x0, _x1, y0, _y1 = rois[int(bead)]
-                    origins[k, slot] = (x0, y0)  # the recorder crops at the ROI's origin
-        return VideoChunk(start, mode, frames, time, number, beads, origins)
+            return VideoChunk(start, mode, self.video_frames(start, stop), time, number)
+        return self._roi_chunk(start, time, number)
+
+    def _roi_chunk(self, start: int, time: np.ndarray, number: np.ndarray) -> VideoChunk:
+        """ROI video frames with counters ``number``: crops grouped by frame into slots."""
+        if self._roi_frames is None:  # the frame counter of every crop, in file order
+            self._roi_frames = self._table(schema.VIDEO_ROI_INDEX)[:, 0].copy()
+        first = int(np.searchsorted(self._roi_frames, number[0], side="left"))
+        last = int(np.searchsorted(self._roi_frames, number[-1], side="right"))
+        index = self._ds(schema.VIDEO_ROI_INDEX)[first:last]
+        crops = self.video_rois(first, last)
+        row = np.searchsorted(number, index[:, 0])  # which chunk frame each crop belongs to
+        counts = np.bincount(row, minlength=len(number))
+        slots = int(counts.max(initial=0))
+        slot = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
+        frames = np.zeros((len(number), slots, *crops.shape[1:]), dtype=crops.dtype)
+        beads = np.full((len(number), slots), np.nan)
+        origins = np.full((len(number), slots, 2), np.nan)
+        frames[row, slot] = crops
+        beads[row, slot] = index[:, 1]
+        origins[row, slot] = index[:, 2:4]
+        return VideoChunk(start, "roi", frames, time, number, beads, origins)
 
     def _fill_times(self, time: np.ndarray, number: np.ndarray) -> None:
         """Fill NaN ``time`` of frames ``number`` from the frame table, else from the track rows

@@ -57,11 +57,10 @@ def time_of(k: int) -> float:
 def write(path: Path, mode: str, seed: int = 0) -> Path:
     """A recording of N_FRAMES frames with ``mode`` "full" or "roi" video; returns its path."""
     rng = np.random.default_rng(seed)
-    slots = 4
     spec = (
         VideoSpec("full", (HEIGHT, WIDTH))
         if mode == "full"
-        else VideoSpec("roi", (ROI, ROI), slots=slots, compression="lzf")
+        else VideoSpec("roi", (ROI, ROI), compression="lzf")
     )
     settings = {"other_sections": {"tracking": TRACKING}}
     hardware = {"camera": {"params": {"height": HEIGHT, "width": WIDTH}}}
@@ -84,11 +83,12 @@ def write(path: Path, mode: str, seed: int = 0) -> Path:
             if mode == "full":
                 w.append_video(image, [index_time], [100 + k])
                 continue
-            crops = np.zeros((slots, ROI, ROI), np.uint16)
-            beads = np.full((1, slots), np.nan)
-            for slot, (bead, (x0, _x1, y0, _y1)) in enumerate(sorted(rois_at(k).items())):
+            crops, rois = [], []
+            for bead, (x0, _x1, y0, _y1) in sorted(rois_at(k).items()):
+                crop = np.zeros((ROI, ROI), np.uint16)
                 part = image[y0 : y0 + ROI, x0 : x0 + ROI]
-                crops[slot, : part.shape[0], : part.shape[1]] = part
-                beads[0, slot] = bead
-            w.append_video(crops, [index_time], [100 + k], beads=beads)
+                crop[: part.shape[0], : part.shape[1]] = part
+                crops.append(crop)
+                rois.append([100 + k, bead, x0, y0])
+            w.append_roi_video([index_time], [100 + k], np.array(crops), np.array(rois))
     return path
