@@ -27,7 +27,7 @@ from .buffers import remove_stale_segments
 from .config import DaemonConfig
 from .control.commands import CommandTable
 from .control.server import ControlServer
-from .ipc import Fault, Reply, WorkerMessage
+from .ipc import Fault, Reply, WorkerMessage, WorkerState
 from .paths import InstancePaths, instance_paths
 from .services.base import DaemonContext, Service
 from .services.camera import CameraService
@@ -230,7 +230,7 @@ class Daemon:
             "version": __version__,
             "pid": os.getpid(),
             "uptime_s": time.monotonic() - self._started,
-            "acquiring": self.ctx.acquiring,
+            "acquiring": self._camera().acquiring,
             "workers": workers,
             "buffers": [_buffer_summary(b) for b in self.ctx.shared_buffers()],
             "faults": [
@@ -238,7 +238,7 @@ class Daemon:
                 *(
                     {"time": None, "worker": w["name"], "message": f"gave up: {w['last_error']}"}
                     for w in workers
-                    if w["state"] == "failed"
+                    if w["state"] == WorkerState.FAILED
                 ),
             ],
         }
@@ -247,6 +247,9 @@ class Daemon:
             if part is not None:
                 status[service.name] = part
         return status
+
+    def _camera(self) -> CameraService:
+        return next(s for s in self._services if isinstance(s, CameraService))
 
     async def _cmd_describe(self) -> dict[str, Any]:
         return {

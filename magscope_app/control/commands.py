@@ -26,7 +26,10 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 @dataclass(frozen=True)
 class Param:
-    """One command parameter; ``kind`` is a JSON type: int, float, bool, str, list, dict, any."""
+    """One command parameter; ``kind`` is a JSON type: int, float, bool, str, list, dict, any.
+
+    ``unit`` (e.g. "nm", "mm", "s", "px") is the unit of a number and of ``minimum``/``maximum``.
+    """
 
     name: str
     kind: str
@@ -36,6 +39,7 @@ class Param:
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
     help: str = ""
+    unit: str = ""
 
     def check(self, command: str, value: Any) -> Any:
         expected = _JSON_TYPES[self.kind]
@@ -101,7 +105,17 @@ class CommandTable:
                 "name": c.name,
                 "help": c.help,
                 "params": [
-                    {"name": p.name, "kind": p.kind, "required": p.required, "help": p.help}
+                    {
+                        "name": p.name,
+                        "kind": p.kind,
+                        "required": p.required,
+                        "default": p.default,
+                        "minimum": p.minimum,
+                        "maximum": p.maximum,
+                        "choices": None if p.choices is None else list(p.choices),
+                        "unit": p.unit,
+                        "help": p.help,
+                    }
                     for p in c.params
                 ],
             }

@@ -3,6 +3,7 @@
 from .messages import (
     Fault,
     ManagerMessage,
+    Notify,
     Pause,
     Ready,
     Reply,
@@ -11,11 +12,13 @@ from .messages import (
     Shutdown,
     Stats,
     WorkerMessage,
+    WorkerState,
 )
 
 __all__ = [
     "Fault",
     "ManagerMessage",
+    "Notify",
     "Pause",
     "Ready",
     "Reply",
@@ -24,4 +27,5 @@ __all__ = [
     "Shutdown",
     "Stats",
     "WorkerMessage",
+    "WorkerState",
 ]

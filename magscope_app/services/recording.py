@@ -26,7 +26,7 @@ from ..buffers import BeadRoiBuffer, MatrixBuffer
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
 from ..hardware.registry import load_driver
-from ..ipc import Ready, Request, Stats, WorkerMessage
+from ..ipc import Notify, Ready, Stats, WorkerMessage
 from ..paths import instance_paths
 from ..recording import RecordingError, StopReason, recover
 from ..workers._runtime import WorkerSpec
@@ -103,15 +103,9 @@ class RecordingService(Service):
             level = "warning" if note.startswith("recovered") else "error"
             self.ctx.event(note, level=level, source=self.name)
 
-    def _zluts_in_use(self) -> list[dict[str, Any]]:
-        """The Z-LUTs tracking uses now (bead -1: the default LUT of beads without their own)."""
-        if self.tracking is None:
-            return []
-        settings = self.tracking.settings.to_dict()
-        return [
-            {"bead": -1 if bead is None else bead, "z": z, "profiles": p, "settings": settings}
-            for bead, (z, p) in self.tracking.luts.items()
-        ]
+    def _zluts_in_use(self) -> dict[int | None, Any]:
+        """The Z-LUTs tracking uses now (bead id -> ZLUT; None: the default LUT)."""
+        return {} if self.tracking is None else dict(self.tracking.luts)
 
     def add_commands(self, table: CommandTable) -> None:
         table.add(
@@ -296,7 +290,7 @@ class RecordingService(Service):
     def _forward(self, record: dict[str, Any]) -> None:
         """An event or log record for the file's /log (no reply)."""
         if self._running:
-            self.ctx.send(RECORDER_WORKER, Request(0, "log", record))
+            self.ctx.send(RECORDER_WORKER, Notify("log", record))
 
     def on_message(self, worker: str, message: WorkerMessage) -> None:
         if worker != RECORDER_WORKER:

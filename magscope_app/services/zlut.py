@@ -25,7 +25,6 @@ import numpy as np
 from ..buffers import ZLUTSweepDataset
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
-from ..ipc import Pause, Resume
 from ..paths import state_dir
 from ..tracking import ZLUT
 from ..workers.motor import worker_name
@@ -41,7 +40,6 @@ from ..zlut import (
     save_luts,
 )
 from .base import DaemonContext, Service
-from .camera import CAMERA_WORKER
 from .motors import MotorService
 from .tracking import TrackingService
 
@@ -53,6 +51,8 @@ ON_TARGET_NM = 5.0
 MOVE_TIMEOUT_S = 30.0
 #: Extra capacity per bead and plane for frames captured while a step is being closed.
 CAPTURE_MARGIN = 16
+#: The camera hold (keeps acquisition running) and the ROI freeze a sweep takes.
+SWEEP_HOLD = "zlut sweep"
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,6 @@ class ZLUTService(Service):
 
     async def _run(self, plan: SweepPlan) -> None:
         ctx = self.ctx
-        was_acquiring = ctx.acquiring
         home = self.motors.latest(FOCUS)["position"]
         n_beads = len(plan.beads)
         margin = CAPTURE_MARGIN + ctx.config.daemon.images_per_stack * len(self.tracking.workers)
@@ -285,11 +284,9 @@ class ZLUTService(Service):
             profiles_per_bead=plan.per_plane,
             instance=ctx.instance,
         )
-        self.tracking.frozen = "a Z-LUT sweep is running"
+        self.tracking.freeze(SWEEP_HOLD, self.name)
+        self.tracking.camera.hold(SWEEP_HOLD, self.name, keep="running")
         try:
-            if not was_acquiring:
-                ctx.acquiring = True
-                ctx.send(CAMERA_WORKER, Resume())
             await self.tracking.sweep_request("sweep_attach")
             self._dataset.set_state(ZLUTSweepDataset.STATE_CAPTURING)
             t0 = time.monotonic()
@@ -321,7 +318,7 @@ class ZLUTService(Service):
                 self._dataset.set_state(ZLUTSweepDataset.STATE_FAILED)
             outcome = {"state": "failed", "message": f"{type(exc).__name__}: {exc}"}
         finally:
-            await self._restore(home, was_acquiring)
+            await self._restore(home)
         # Reported only now, so "complete" means the focus and acquisition are restored too.
         self._progress.update(outcome, eta_s=0.0)
         level = {"complete": "info", "cancelled": "warning"}.get(outcome["state"], "error")
@@ -371,7 +368,7 @@ class ZLUTService(Service):
         await self.tracking.sweep_request("sweep_step", step=None, motor_z=0.0, since=0.0)
         self._progress.update(profiles=self._dataset.get_count())
 
-    async def _restore(self, home: float | None, was_acquiring: bool) -> None:
+    async def _restore(self, home: float | None) -> None:
         """Put everything back as it was before the sweep; never raises."""
         steps = [
             ("detach the tracking workers", self.tracking.sweep_request("sweep_detach")),
@@ -383,10 +380,8 @@ class ZLUTService(Service):
                 await step
             except Exception as exc:
                 log.error("Z-LUT sweep: could not %s: %s", what, exc)
-        if not was_acquiring:
-            self.ctx.acquiring = False
-            self.ctx.send(CAMERA_WORKER, Pause())
-        self.tracking.frozen = None
+        self.tracking.camera.release(SWEEP_HOLD)
+        self.tracking.unfreeze(SWEEP_HOLD)
         if self._dataset is not None:
             self._dataset.destroy()
             self._dataset = None

@@ -9,9 +9,10 @@ acquisition or tracking; if it falls behind it reports back-pressure (``max_fill
 share of a ring consumed in one pass) and counts rows lost to overflow (status, daemon log and the
 file's ``/log``).
 
-Messages from the manager (all :class:`~magscope_app.ipc.Request`):
+Requests from the manager (served by :class:`~magscope_app.workers._requests.RequestHandlers`):
 
-* ``log`` (request id 0, no reply): ``{time, level, source, text}`` -> the file's /log;
+* ``log`` (a :class:`~magscope_app.ipc.Notify`, no reply): ``{time, level, source, text}`` ->
+  the file's /log;
 * ``stop`` ``{reason}``: write the rest, close with that stop reason, reply with the final stats;
 * ``stats``: reply with the current stats.
 
@@ -29,9 +30,11 @@ import time
 from typing import Any
 
 from ..buffers import BeadRoiBuffer, MatrixBuffer, VideoBuffer
-from ..ipc import Reply, Request, Shutdown, Stats
-from ..recording import RecordingError, RecordingWriter, StopReason, ZLut
+from ..ipc import Shutdown, Stats
+from ..recording import RecordingError, RecordingWriter, StopReason
+from ..tracking import ZLUT
 from ._record_sources import RoiWatcher, RowSource, VideoCapture, describe_sources
+from ._requests import RequestHandlers
 from ._runtime import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ class Recorder:
         buffers: dict[str, Any],
         settings: dict[str, Any],
         hardware: dict[str, Any],
-        zluts: list[dict[str, Any]],
+        zluts: dict[int | None, ZLUT],
         interval_s: float,
     ) -> None:
         self.ctx = ctx
@@ -75,6 +78,12 @@ class Recorder:
         self._window = (time.monotonic(), 0, 0)
         self._rates = {"frames_per_s": 0.0, "tracks_per_s": 0.0}
         self._back_pressure_warned = False
+        self.over = False  # the recording is closed (or failed): the worker exits
+        self.requests = RequestHandlers(
+            "recorder",
+            {"log": self._on_log, "stop": self._on_stop, "stats": self.stats},
+            expected=(RecordingError,),
+        )
 
         try:
             self._open(instance, locks, mode, duration_s, buffers, settings, hardware, zluts)
@@ -91,7 +100,7 @@ class Recorder:
         buffers: dict[str, Any],
         settings: dict[str, Any],
         hardware: dict[str, Any],
-        zluts: list[dict[str, Any]],
+        zluts: dict[int | None, ZLUT],
     ) -> None:
         def attach(cls: type, **kw: Any) -> Any:
             buf = cls(create=False, locks=locks, instance=instance, **kw)
@@ -122,7 +131,7 @@ class Recorder:
             settings=settings,
             hardware=hardware,
             rois=start_rois,
-            zluts=[ZLut(time=self.start_time, **lut) for lut in zluts],
+            zluts=zluts,
             video=self.video.spec if self.video is not None else None,
             start_time=self.start_time,
         )
@@ -171,32 +180,28 @@ class Recorder:
         if isinstance(message, Shutdown):
             self.close(StopReason.ERROR, "the daemon stopped the recorder without record_stop")
             return True
-        if not isinstance(message, Request):
-            return False
-        if message.command == "log":
-            a = message.args
-            self.writer.log(
-                str(a.get("text", "")),
-                level=str(a.get("level", "info")),
-                source=str(a.get("source", "daemon")),
-                time=a.get("time"),
-            )
-            return False
-        if message.command == "stop":
-            reason = StopReason(message.args.get("reason", StopReason.USER.value))
-            try:
-                self.drain()
-                self.close(reason, None)
-            except RecordingError as e:
-                self.ctx.send(Reply(message.request_id, error=str(e)))
-                raise
-            self.ctx.send(Reply(message.request_id, self.stats()))
-            return True
-        if message.command == "stats":
-            self.ctx.send(Reply(message.request_id, self.stats()))
-        elif message.request_id:
-            self.ctx.send(Reply(message.request_id, error=f"unknown command {message.command!r}"))
-        return False
+        self.requests.serve(self.ctx, message)
+        if self.error is not None:
+            raise RecordingError(self.path, self.error)
+        return self.over
+
+    def _on_log(
+        self, text: str = "", level: str = "info", source: str = "daemon", time: Any = None
+    ) -> None:
+        self.writer.log(str(text), level=str(level), source=str(source), time=time)
+
+    def _on_stop(self, reason: str = StopReason.USER.value) -> dict[str, Any]:
+        """Write the rest and close with ``reason``; the final stats."""
+        stop_reason = StopReason(reason)
+        try:
+            self.drain()
+            self.close(stop_reason, None)
+        except RecordingError as e:
+            self.error = e.problem
+            raise
+        finally:
+            self.over = True
+        return self.stats()
 
     def close(self, reason: StopReason, note: str | None) -> None:
         lost = {s.label: s.lost for s in self.sources}
