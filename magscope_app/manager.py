@@ -35,7 +35,7 @@ from .services.motors import MotorService
 from .services.recording import RecordingService
 from .services.tracking import TrackingService
 from .services.zlut import ZLUTService
-from .supervisor import SPAWN, Supervisor
+from .supervisor import SPAWN, Supervisor, name_semaphores, remove_stale_semaphores
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
         self._claim_instance()
+        name_semaphores(self.instance)
         try:
             self._start_logging()
             log.info(
@@ -152,9 +153,10 @@ class Daemon:
                     "choose another name with --instance"
                 ) from None
             stale = remove_stale_segments(self.instance)
+            semaphores = remove_stale_semaphores(self.instance)
             self._stale_note = (
-                f"previous daemon {self.instance!r} (pid {owner}) died; "
-                f"removed {len(stale)} stale shared-memory segment(s)"
+                f"previous daemon {self.instance!r} (pid {owner}) died; removed {len(stale)} "
+                f"stale shared-memory segment(s) and {len(semaphores)} semaphore(s)"
             )
             for path in (pid_file, self.paths.socket, self.paths.token):
                 path.unlink(missing_ok=True)

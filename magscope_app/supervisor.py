@@ -11,6 +11,7 @@ stays up.
 
 from __future__ import annotations
 
+import _multiprocessing
 import asyncio
 import collections
 import contextlib
@@ -19,6 +20,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .ipc import Fault, ManagerMessage, Ready, Shutdown, WorkerMessage, WorkerState
@@ -27,6 +29,29 @@ from .workers._runtime import WorkerSpec, worker_entry
 log = logging.getLogger(__name__)
 
 SPAWN = multiprocessing.get_context("spawn")
+SHM_DIR = Path("/dev/shm")
+
+
+def name_semaphores(instance: str) -> None:
+    """Name the POSIX semaphores (locks, queues) this process creates from now on
+    ``/dev/shm/sem.msa-{instance}-sem-…`` instead of ``sem.mp-…``, so that they can be told apart
+    like the instance's shared-memory segments: a leak is attributable, and the semaphores of a
+    daemon that died (SIGKILL together with its resource tracker) can be removed at the next
+    start (:func:`remove_stale_semaphores`). Uses multiprocessing's per-process ``semprefix``.
+    """
+    multiprocessing.current_process()._config["semprefix"] = f"/msa-{instance}-sem"
+
+
+def remove_stale_semaphores(instance: str) -> list[str]:
+    """Unlink every semaphore named by :func:`name_semaphores` for ``instance``; their names.
+    Only for a daemon that starts after the previous owner of ``instance`` died."""
+    prefix = f"sem.msa-{instance}-sem-"
+    removed = []
+    for path in SHM_DIR.glob(prefix + "*") if SHM_DIR.is_dir() else ():
+        with contextlib.suppress(OSError):
+            _multiprocessing.sem_unlink("/" + path.name.removeprefix("sem."))
+            removed.append(path.name)
+    return removed
 
 
 @dataclass
