@@ -16,9 +16,7 @@ def _semaphores(instance: str) -> set[str]:
     return {p.name for p in Path("/dev/shm").glob(f"sem.msa-{instance}-sem-*")}
 
 
-def test_a_killed_daemons_semaphores_are_named_and_removed_at_restart(
-    start_daemon, instance_name
-):
+def test_a_killed_daemons_semaphores_are_named_and_removed_at_restart(start_daemon, instance_name):
     daemon = start_daemon(instance_name, "--config", str(SMALL))
     status = daemon.wait_ready()
     made = _semaphores(instance_name)
