@@ -210,6 +210,13 @@ class Daemon:
             service.on_message(name, message)
 
     # -- control commands ------------------------------------------------------------------------
+    def command_table(self) -> CommandTable:
+        """Every control command of this daemon; before :meth:`run`, the services are built (not
+        started) for it, e.g. to generate the reference page (``scripts/gen_docs.py``)."""
+        if not self._services:
+            self._services = build_services(self.ctx)
+        return self._commands()
+
     def _commands(self) -> CommandTable:
         table = CommandTable()
         table.add("status", self._cmd_status, help="daemon status")

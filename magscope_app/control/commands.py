@@ -98,6 +98,10 @@ class CommandTable:
     def names(self) -> list[str]:
         return sorted(self._commands)
 
+    def commands(self) -> list[Command]:
+        """Every command, sorted by name."""
+        return [self._commands[name] for name in self.names()]
+
     def describe(self) -> list[dict[str, Any]]:
         """JSON-ready list of commands and parameters (the ``help`` command)."""
         return [

@@ -28,8 +28,8 @@ def register_device_commands(
         if command.name in table.names():
             log.warning("%s: command %r exists already; not added", worker, command.name)
             continue
-        table.add(command.name, _forward(ctx, worker, command), *_params(command),
-                  help=command.help)  # fmt: skip
+        help = f"{command.help} [declared by the driver {driver.__name__}]"
+        table.add(command.name, _forward(ctx, worker, command), *_params(command), help=help)
         added.append(command.name)
     return added
 
