@@ -314,7 +314,7 @@ class RecordingService(Service):
         path = str(self._path) if self._running and self._path else self._last_file
         size = s.get("size_bytes", 0)
         if path:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 size = os.stat(path).st_size
         return {
             "running": self._running,

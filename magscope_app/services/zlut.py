@@ -51,6 +51,8 @@ ON_TARGET_NM = 5.0
 MOVE_TIMEOUT_S = 30.0
 #: Extra capacity per bead and plane for frames captured while a step is being closed.
 CAPTURE_MARGIN = 16
+#: Most planes a sweep may have.
+MAX_PLANES = 10_000
 #: The camera hold (keeps acquisition running) and the ROI freeze a sweep takes.
 SWEEP_HOLD = "zlut sweep"
 
@@ -63,6 +65,14 @@ class SweepPlan:
     per_plane: int
     settle_s: float
     beads: tuple[int, ...]
+
+
+def _user_path(command: str, path: str) -> Path:
+    """``path`` with ``~`` expanded; CommandError("invalid_argument") for an unknown ``~user``."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as exc:
+        raise CommandError("invalid_argument", f"{command}: {path!r}: {exc}") from None
 
 
 class ZLUTService(Service):
@@ -187,7 +197,7 @@ class ZLUTService(Service):
     async def _cmd_save(self, path: str) -> dict[str, Any]:
         if not self._luts:
             raise CommandError("failed", "no Z-LUTs to save (run a sweep or load a file first)")
-        target = Path(path).expanduser()
+        target = _user_path("zlut_save", path)
         try:
             save_luts(
                 target,
@@ -210,7 +220,7 @@ class ZLUTService(Service):
         return result
 
     async def _load(self, path: str, *, bead: int | None, one_for_all: int | None) -> dict:
-        source = Path(path).expanduser()
+        source = _user_path("zlut_load", path)
         settings = self.tracking.settings
         try:
             if source.suffix.lower() in (".txt", ".csv", ".dat"):
@@ -253,7 +263,10 @@ class ZLUTService(Service):
             raise refuse("step must not be 0")
         if stop != start and math.copysign(1.0, stop - start) != math.copysign(1.0, step):
             raise refuse(f"step {step:g} nm points away from stop ({start:g} -> {stop:g} nm)")
-        n_planes = math.floor((stop - start) / step + 1e-9) + 1
+        span = (stop - start) / step
+        if not math.isfinite(span) or span >= MAX_PLANES:
+            raise refuse(f"the range gives more than {MAX_PLANES} planes")
+        n_planes = math.floor(span + 1e-9) + 1
         if n_planes < 3:
             raise refuse(f"the range gives {n_planes} plane(s); at least 3 are needed")
         planes = tuple(start + i * step for i in range(n_planes))
