@@ -29,6 +29,20 @@ class WorkerState(enum.StrEnum):
         return self in (WorkerState.STARTING, WorkerState.RUNNING)
 
 
+class RecorderState(enum.StrEnum):
+    """The recorder worker's ``state`` in its :class:`Stats` (and ``record_status``)."""
+
+    STARTING = "starting"
+    RECORDING = "recording"
+    FINISHED = "finished"  #: closed with a stop reason
+    ERROR = "error"  #: not started, or ended by a write error
+
+    @property
+    def over(self) -> bool:
+        """True once the recording has ended (the file is closed)."""
+        return self in (RecorderState.FINISHED, RecorderState.ERROR)
+
+
 # -- manager -> worker ------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from ..buffers import BeadRoiBuffer, MatrixBuffer
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
 from ..hardware.registry import load_driver
-from ..ipc import Notify, Ready, Stats, WorkerMessage
+from ..ipc import Notify, Ready, RecorderState, Stats, WorkerMessage
 from ..paths import instance_paths
 from ..recording import RecordingError, StopReason, recover
 from ..workers._runtime import WorkerSpec
@@ -249,7 +249,7 @@ class RecordingService(Service):
             finished.cancel()
             await supervisor.stop(RECORDER_WORKER, timeout=1.0)  # Shutdown; no restart
         code = exited.result() if exited.done() else None
-        if self._stats.get("state") not in ("finished", "error") and self._path is not None:
+        if not self._recorder_over() and self._path is not None:
             await self._after_crash(code)  # still "running" until the file is repaired
         self._end_recording()
         self._watch = None
@@ -283,9 +283,14 @@ class RecordingService(Service):
         logging.getLogger().removeHandler(self._forwarder)
         if self._path is not None:
             self._last_file = str(self._path)
-        if self._stats.get("state") in ("finished", "error"):
+        if self._recorder_over():
             self.state.save(open_file=None)
             self._stop_reason = self._stats.get("stop_reason")
+
+    def _recorder_over(self) -> bool:
+        """The recorder's last stats say the recording has ended."""
+        state = self._stats.get("state")
+        return state is not None and RecorderState(state).over
 
     def _forward(self, record: dict[str, Any]) -> None:
         """An event or log record for the file's /log (no reply)."""
@@ -299,7 +304,7 @@ class RecordingService(Service):
             self._ready.set_result(message.info)
         elif isinstance(message, Stats):
             self._stats = message.values
-            if message.values.get("state") in ("finished", "error"):
+            if self._recorder_over():
                 self._finished.set()
             error = message.values.get("error")
             if error and error != self._last_error:

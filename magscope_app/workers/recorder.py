@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from ..buffers import BeadRoiBuffer, MatrixBuffer, VideoBuffer
-from ..ipc import Shutdown, Stats
+from ..ipc import RecorderState, Shutdown, Stats
 from ..recording import RecordingError, RecordingWriter, StopReason
 from ..tracking import ZLUT
 from ._record_sources import RoiWatcher, RowSource, VideoCapture, describe_sources
@@ -72,7 +72,7 @@ class Recorder:
         self.sources: list[RowSource] = []
         self.rois: RoiWatcher | None = None
         self.video: VideoCapture | None = None
-        self.state = "starting"
+        self.state = RecorderState.STARTING
         self.error: str | None = None
         self.stop_reason: str | None = None
         self._window = (time.monotonic(), 0, 0)
@@ -135,7 +135,7 @@ class Recorder:
             video=self.video.spec if self.video is not None else None,
             start_time=self.start_time,
         )
-        self.state = "recording"
+        self.state = RecorderState.RECORDING
         self.writer.log(
             f"recording started: mode {mode}, duration "
             f"{'unlimited' if duration_s is None else f'{duration_s:g} s'}, buffers "
@@ -216,7 +216,7 @@ class Recorder:
         self.writer.log(summary, source="recorder")
         self.writer.close(reason)
         self.stop_reason = reason.value
-        self.state = "finished"
+        self.state = RecorderState.FINISHED
 
     # -- reporting --------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -274,12 +274,14 @@ def run(ctx: WorkerContext, **kwargs: Any) -> None:
         recorder = Recorder(ctx, **kwargs)
     except (RecordingError, ValueError, FileNotFoundError) as e:
         log.error("recording not started: %s", e)
-        ctx.send(Stats(ctx.name, {"state": "error", "error": f"recording not started: {e}"}))
+        ctx.send(
+            Stats(ctx.name, {"state": RecorderState.ERROR, "error": f"recording not started: {e}"})
+        )
         return
     try:
         _record(ctx, recorder)
     except RecordingError as e:
-        recorder.state, recorder.error = "error", str(e)
+        recorder.state, recorder.error = RecorderState.ERROR, str(e)
         recorder.stop_reason = StopReason.ERROR.value
         log.error("%s", e)
     finally:
