@@ -123,7 +123,7 @@ def _messages(rng: random.Random, token: str, commands: list[dict]) -> list[tupl
         message: dict[str, Any] = {"id": request_id, "token": token, "command": command["name"]}
         expect: str | None
         if kind == 2:  # wrong or missing token, even for 'stop'
-            message["command"] = rng.choice([command["name"], "stop", "clear_beads"])
+            message["command"] = rng.choice(["status", "stop", "clear_beads", "move"])
             message["token"] = rng.choice([token[:-1], token + "0", "", None, 0, [token], None])
             if rng.random() < 0.3:
                 del message["token"]
@@ -239,9 +239,12 @@ async def _exchange(socket_path: Path, messages: list[tuple[bytes, Any]]) -> lis
     sending = asyncio.create_task(send())
     replies = []
     for line, expectation in messages:
-        raw = await asyncio.wait_for(reader.readline(), 30)
-        assert raw, f"connection closed; no reply to {line[:200]!r}"
-        replies.append((line, expectation, json.loads(raw)))
+        reply: dict[str, Any] = {"event": None}
+        while "event" in reply and "id" not in reply:  # events are not replies: skip them
+            raw = await asyncio.wait_for(reader.readline(), 30)
+            assert raw, f"connection closed; no reply to {line[:200]!r}"
+            reply = json.loads(raw)
+        replies.append((line, expectation, reply))
     await sending
     writer.close()
     return replies
