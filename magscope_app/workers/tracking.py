@@ -303,12 +303,18 @@ class TrackingJob:
                     self.profile.write_profile(float(timestamps[-1]), self.profile_bead, profile)
 
     def warm_up(self) -> None:
-        """Compile/load the tracking kernels before the first real stack."""
+        """Compile/load the tracking and Z-LUT kernels before the first real stack (so that the
+        first ``configure`` with LUTs is quick too)."""
         size = self.cropper.size
-        yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
-        ring = 1000.0 + 300.0 * np.cos(np.hypot(xx, yy) / 1.5) * np.exp(-np.hypot(xx, yy) / 8)
+        r = np.hypot(*(np.mgrid[:size, :size] - (size - 1) / 2))
+        rings = [1000.0 + 300.0 * np.cos(r / p) * np.exp(-r / 8) for p in (1.4, 1.5, 1.6)]
         for dtype in (self.video.dtype, np.float32):  # plain crops, padded crops
-            track_xyz(np.stack([ring, ring]).astype(dtype), settings=self.settings)
+            result = track_xyz(np.stack(rings).astype(dtype), settings=self.settings)
+        try:
+            lut = ZLUT(np.array([0.0, 100.0, 200.0]), result.profiles, self.settings)
+            lut.lookup(result.profiles[:1])
+        except ValueError as exc:  # e.g. a profile without coverage: compiled at first use
+            log.info("Z-LUT kernels not warmed up: %s", exc)
 
     def stats(self, rate: float) -> Stats:
         values: dict[str, Any] = dict(self.counts)
