@@ -51,7 +51,10 @@ class Param:
                 f"{command}: argument {self.name!r} must be of type {self.kind}, got {value!r}",
             )
         if self.kind == "float":
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond the float range
+                value = math.inf
             if not math.isfinite(value):
                 raise CommandError(
                     "invalid_argument", f"{command}: argument {self.name!r} must be finite"
