@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import random
 import re
 from pathlib import Path
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.timeout(120)
 
 SMALL = Path(__file__).parents[1] / "small_sim.toml"
 CONNECTIONS = 4
-MESSAGES_PER_CONNECTION = 2_600
+MESSAGES_PER_CONNECTION = 2_300
 #: Commands that change nothing whatever their arguments.
 READ_ONLY = {
     "status", "describe", "help", "beads", "devices", "get_setting", "motor_state",
@@ -295,9 +296,10 @@ def test_ten_thousand_bad_messages_change_nothing(start_daemon, instance_name):
         commands = client.call("help")
         before = _state(client)
 
-    rngs = [random.Random(1000 + k) for k in range(CONNECTIONS)]
+    seed = int(os.environ.get("MAGSCOPE_FUZZ_SEED", "1000"))  # another seed explores further
+    rngs = [random.Random(seed + k) for k in range(CONNECTIONS)]
     batches = [_messages(rng, token, commands) for rng in rngs]
-    batches.append(_refused(random.Random(7), token, 1_000))
+    batches.append(_refused(random.Random(seed - 1), token, 1_000))
 
     async def run() -> list[list[tuple]]:
         results = await asyncio.gather(*(_exchange(paths.socket, b) for b in batches))
