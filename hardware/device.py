@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from .errors import SettingError
 from .settings import Setting
+
+
+@dataclass(frozen=True)
+class DeviceCommand:
+    """A control command a driver adds to the daemon (e.g. the simulator's ground truth).
+
+    The daemon registers a command ``name`` whose arguments are ``params`` (name, kind, unit,
+    range and description as for settings; those named in ``optional`` may be left out and are
+    then None); the device's worker answers it by calling ``getattr(device, method)(**args)``,
+    which returns a JSON-ready value or raises :class:`~.errors.HardwareError` / ValueError.
+    For a camera, a parameter named ``frame`` is a frame counter in the daemon's numbering (the
+    Frames buffer): the camera worker passes the camera's own number of that frame (None: the
+    newest) and adds ``frame`` to a dict result.
+    """
+
+    name: str
+    method: str
+    help: str
+    params: tuple[Setting, ...] = ()
+    optional: tuple[str, ...] = ()
 
 
 class Device(ABC):
@@ -19,6 +41,15 @@ class Device(ABC):
 
     #: The device kind: "camera", "linear_motor", "rotary_motor" or "focus_stage".
     kind: str = "device"
+    #: Control commands this driver adds to the daemon (see :class:`DeviceCommand`).
+    extra_commands: ClassVar[tuple[DeviceCommand, ...]] = ()
+
+    @classmethod
+    def daemon_resources(cls) -> dict[str, Callable[[str], Any]]:
+        """Shared resources the daemon must create before the devices of this driver start:
+        name -> ``factory(instance)`` returning an object with ``unlink()`` (called at stop).
+        Drivers returning the same name share one resource (created once)."""
+        return {}
 
     def __init__(self, name: str) -> None:
         self.name = name

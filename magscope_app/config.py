@@ -81,11 +81,14 @@ class DaemonConfig:
     def camera(self) -> DeviceSpec:
         return self.hardware.camera
 
-    @property
-    def uses_simulated_world(self) -> bool:
-        """True if any device is a simulated one sharing the world control block."""
+    def daemon_resources(self) -> dict[str, Any]:
+        """Shared resources the configured drivers need before their workers start (name ->
+        ``factory(instance)``; see ``Device.daemon_resources``)."""
         specs = [self.hardware.camera, *self.hardware.motors.values()]
-        return any(getattr(load_driver(s.driver), "simulated_world", False) for s in specs)
+        out: dict[str, Any] = {}
+        for spec in specs:
+            out.update(load_driver(spec.driver).daemon_resources())
+        return out
 
     def camera_geometry(self) -> dict[str, int]:
         """Frame ``width``, ``height`` (px) and ``bits`` from the camera section, falling back to

@@ -27,7 +27,7 @@ from .buffers import remove_stale_segments
 from .config import DaemonConfig
 from .control.commands import CommandTable, Param
 from .control.server import ControlServer
-from .ipc import Fault, Reply, WorkerMessage
+from .ipc import Fault, Reply, WorkerMessage, WorkerState
 from .paths import InstancePaths, instance_paths
 from .services.base import DaemonContext, LogEvents, Service
 from .services.camera import CameraService
@@ -35,7 +35,7 @@ from .services.motors import MotorService
 from .services.recording import RecordingService
 from .services.tracking import TrackingService
 from .services.zlut import ZLUTService
-from .supervisor import SPAWN, Supervisor
+from .supervisor import SPAWN, Supervisor, name_semaphores, remove_stale_semaphores
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
         self._claim_instance()
+        name_semaphores(self.instance)
         try:
             self._start_logging()
             log.info(
@@ -161,9 +162,10 @@ class Daemon:
                     "choose another name with --instance"
                 ) from None
             stale = remove_stale_segments(self.instance)
+            semaphores = remove_stale_semaphores(self.instance)
             self._stale_note = (
-                f"previous daemon {self.instance!r} (pid {owner}) died; "
-                f"removed {len(stale)} stale shared-memory segment(s)"
+                f"previous daemon {self.instance!r} (pid {owner}) died; removed {len(stale)} "
+                f"stale shared-memory segment(s) and {len(semaphores)} semaphore(s)"
             )
             for path in (pid_file, self.paths.socket, self.paths.token):
                 path.unlink(missing_ok=True)
@@ -222,6 +224,13 @@ class Daemon:
             service.on_message(name, message)
 
     # -- control commands ------------------------------------------------------------------------
+    def command_table(self) -> CommandTable:
+        """Every control command of this daemon; before :meth:`run`, the services are built (not
+        started) for it, e.g. to generate the reference page (``scripts/gen_docs.py``)."""
+        if not self._services:
+            self._services = build_services(self.ctx)
+        return self._commands()
+
     def _commands(self) -> CommandTable:
         table = CommandTable()
         table.add("status", self._cmd_status, help="daemon status")
@@ -250,7 +259,7 @@ class Daemon:
             "version": __version__,
             "pid": os.getpid(),
             "uptime_s": time.monotonic() - self._started,
-            "acquiring": self.ctx.acquiring,
+            "acquiring": self._camera().acquiring,
             "workers": workers,
             "buffers": [_buffer_summary(b) for b in self.ctx.shared_buffers()],
             "faults": [
@@ -258,7 +267,7 @@ class Daemon:
                 *(
                     {"time": None, "worker": w["name"], "message": f"gave up: {w['last_error']}"}
                     for w in workers
-                    if w["state"] == "failed"
+                    if w["state"] == WorkerState.FAILED
                 ),
             ],
         }
@@ -272,6 +281,9 @@ class Daemon:
         for seq in range(count):
             self.ctx.publish("ping", {"seq": seq, "sent": time.time()})
         return {"published": count}
+
+    def _camera(self) -> CameraService:
+        return next(s for s in self._services if isinstance(s, CameraService))
 
     async def _cmd_describe(self) -> dict[str, Any]:
         return {

@@ -11,22 +11,47 @@ stays up.
 
 from __future__ import annotations
 
+import _multiprocessing
 import asyncio
 import collections
 import contextlib
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .ipc import Fault, ManagerMessage, Ready, Shutdown, WorkerMessage
+from .ipc import Fault, ManagerMessage, Ready, Shutdown, WorkerMessage, WorkerState
 from .workers._runtime import WorkerSpec, worker_entry
 
 log = logging.getLogger(__name__)
 
 SPAWN = multiprocessing.get_context("spawn")
+SHM_DIR = Path("/dev/shm")
+
+
+def name_semaphores(instance: str) -> None:
+    """Name the POSIX semaphores (locks, queues) this process creates from now on
+    ``/dev/shm/sem.msa-{instance}-sem-…`` instead of ``sem.mp-…``, so that they can be told apart
+    like the instance's shared-memory segments: a leak is attributable, and the semaphores of a
+    daemon that died (SIGKILL together with its resource tracker) can be removed at the next
+    start (:func:`remove_stale_semaphores`). Uses multiprocessing's per-process ``semprefix``.
+    """
+    multiprocessing.current_process()._config["semprefix"] = f"/msa-{instance}-sem"
+
+
+def remove_stale_semaphores(instance: str) -> list[str]:
+    """Unlink every semaphore named by :func:`name_semaphores` for ``instance``; their names.
+    Only for a daemon that starts after the previous owner of ``instance`` died."""
+    prefix = f"sem.msa-{instance}-sem-"
+    removed = []
+    for path in SHM_DIR.glob(prefix + "*") if SHM_DIR.is_dir() else ():
+        with contextlib.suppress(OSError):
+            _multiprocessing.sem_unlink("/" + path.name.removeprefix("sem."))
+            removed.append(path.name)
+    return removed
 
 
 @dataclass
@@ -36,7 +61,7 @@ class SupervisedWorker:
     spec: WorkerSpec
     process: Any = None
     conn: Any = None
-    state: str = "starting"  # starting, running, backoff, stopping, stopped, failed
+    state: WorkerState = WorkerState.STARTING
     restarts: int = 0
     info: dict[str, Any] = field(default_factory=dict)
     last_error: str | None = None
@@ -50,7 +75,7 @@ class SupervisedWorker:
             "name": self.spec.name,
             "pid": self.process.pid if self.process is not None else None,
             "alive": alive,
-            "state": self.state,
+            "state": self.state.value,
             "restarts": self.restarts,
             "last_error": self.last_error,
         }
@@ -101,10 +126,19 @@ class Supervisor:
     def worker(self, name: str) -> SupervisedWorker:
         return self._workers[name]
 
+    def state(self, name: str) -> WorkerState | None:
+        """State of worker ``name`` (None: no such worker)."""
+        worker = self._workers.get(name)
+        return None if worker is None else worker.state
+
+    def in_state(self, names: Iterable[str], *states: WorkerState) -> list[str]:
+        """Those of ``names`` whose worker is in one of ``states``."""
+        return [n for n in names if self.state(n) in states]
+
     def send(self, name: str, message: ManagerMessage) -> bool:
         """Send ``message`` to worker ``name``; False if it is not running."""
         worker = self._workers.get(name)
-        if worker is None or worker.conn is None or worker.state not in ("starting", "running"):
+        if worker is None or worker.conn is None or not worker.state.reachable:
             return False
         try:
             worker.conn.send(message)
@@ -140,7 +174,7 @@ class Supervisor:
         process.start()
         child_conn.close()
         worker.process, worker.conn = process, parent_conn
-        worker.state = "starting"
+        worker.state = WorkerState.STARTING
         worker.exited = self._loop.create_future()
         self._loop.add_reader(parent_conn.fileno(), self._on_readable, worker)
         self._loop.add_reader(process.sentinel, self._on_exit, worker)
@@ -153,8 +187,9 @@ class Supervisor:
         try:
             while conn.poll():
                 message = conn.recv()
+                if isinstance(message, Ready) and worker.state is WorkerState.STARTING:
+                    worker.state = WorkerState.RUNNING
                 if isinstance(message, Ready):
-                    worker.state = "running" if worker.state == "starting" else worker.state
                     worker.info = message.info
                 elif isinstance(message, Fault):
                     worker.last_error = message.message
@@ -174,10 +209,10 @@ class Supervisor:
         code = process.exitcode
         if worker.exited is not None and not worker.exited.done():
             worker.exited.set_result(code)
-        if worker.state == "stopping" or self._stopping or code == 0:
-            if code == 0 and worker.state != "stopping":
+        if worker.state is WorkerState.STOPPING or self._stopping or code == 0:
+            if code == 0 and worker.state is not WorkerState.STOPPING:
                 log.info("worker %s finished", worker.spec.name)
-            worker.state = "stopped"
+            worker.state = WorkerState.STOPPED
             return
         self._recover_locks()
         now = time.monotonic()
@@ -187,14 +222,14 @@ class Supervisor:
         if worker.last_error is None or code is None or code < 0:
             worker.last_error = f"worker died ({reason})"
         if recent >= self._max_crashes:
-            worker.state = "failed"
+            worker.state = WorkerState.FAILED
             log.error(
                 "worker %s crashed %d times within %g s (%s); giving up",
                 worker.spec.name, recent, self._crash_window_s, reason,
             )  # fmt: skip
             return
         delay = min(0.5 * 2 ** (recent - 1), 10.0)
-        worker.state = "backoff"
+        worker.state = WorkerState.BACKOFF
         log.warning("worker %s died (%s); restarting in %g s", worker.spec.name, reason, delay)
         worker.restart_handle = self._loop.call_later(delay, self._restart, worker)
 
@@ -219,9 +254,9 @@ class Supervisor:
             worker.restart_handle.cancel()
         process = worker.process
         if process is None or worker.exited is None or worker.exited.done():
-            worker.state = "stopped"
+            worker.state = WorkerState.STOPPED
             return
-        worker.state = "stopping"
+        worker.state = WorkerState.STOPPING
         if worker.conn is not None:
             with contextlib.suppress(OSError):
                 worker.conn.send(Shutdown())

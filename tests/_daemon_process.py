@@ -20,6 +20,13 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def _is_resource_tracker(pid: int) -> bool:
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def pid_alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -76,9 +83,15 @@ class DaemonProcess:
             return None
 
     def stop(self) -> None:
-        """Make sure the daemon and every worker it started are gone."""
+        """Make sure the daemon and every worker it started are gone.
+
+        The daemon's resource tracker is not killed: once the daemon and its workers are gone it
+        removes what a killed daemon left (semaphores) and exits by itself.
+        """
+        children = set(_children(self.proc.pid)) if self.proc.poll() is None else set()
+        trackers = {pid for pid in children if _is_resource_tracker(pid)}
+        self.worker_pids |= children - trackers
         if self.proc.poll() is None:
-            self.worker_pids |= set(_children(self.proc.pid))
             self.proc.send_signal(signal.SIGTERM)
             if self.wait_exit(10) is None:
                 self.proc.kill()
@@ -86,6 +99,9 @@ class DaemonProcess:
         for pid in self.worker_pids:
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while any(pid_alive(p) for p in trackers) and time.monotonic() < deadline:
+            time.sleep(0.02)
         self._stderr.close()
 
 

@@ -1,8 +1,14 @@
 """Suite-wide settings and leak checks.
 
 * Qt runs offscreen (without a platform plugin Qt aborts the process on a machine with no display).
-* Every test must leave /dev/shm as it found it: a test that leaves a segment of one of its
-  instances (``msa-<instance_name>-…``) behind fails.
+* Every test must leave /dev/shm as it found it: a test that leaves a shared-memory segment or a
+  POSIX semaphore of this test run behind fails. Attribution, robust to other test runs on the
+  same machine: daemons name their segments ``msa-<instance>-…`` and their semaphores
+  ``sem.msa-<instance>-sem-…`` (``supervisor.name_semaphores``), instance names come from the
+  ``instance_name`` fixture (``t<pytest pid>x<n>``), and this pytest process names the semaphores
+  it creates itself (locks of buffer tests) ``sem.msa-t<pid>xpy-sem-…`` the same way. A
+  semaphore left by a killed daemon is removed by its resource tracker shortly after the
+  daemon's workers exit, so semaphores get a short grace period before they count as leaked.
 * Daemon runtime/state folders go to a per-test temporary folder (never the user's home).
 """
 
@@ -12,36 +18,47 @@ import itertools
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 from _daemon_process import DaemonProcess
+
+from magscope_app.supervisor import name_semaphores
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SHM_DIR = Path("/dev/shm")
 _instance_counter = itertools.count()
 _INSTANCE_PREFIX = f"t{os.getpid()}x"
+#: How long a semaphore of a killed process may take to be removed by its resource tracker (s).
+SEMAPHORE_GRACE_S = 3.0
+
+name_semaphores(f"{_INSTANCE_PREFIX}py")  # semaphores made by this process: sem.msa-t<pid>xpy-…
 
 
-def _our_segments() -> set[str]:
-    """Segments of this test run (instance names from the ``instance_name`` fixture); segments of
-    other test runs on the same machine are not ours to judge."""
+def _our_names() -> set[str]:
+    """Segments and semaphores of this test run; those of other test runs on the same machine
+    are not ours to judge."""
     if not SHM_DIR.is_dir():
         return set()
-    prefix = f"msa-{_INSTANCE_PREFIX}"
-    return {p.name for p in SHM_DIR.iterdir() if p.name.startswith(prefix)}
+    prefixes = (f"msa-{_INSTANCE_PREFIX}", f"sem.msa-{_INSTANCE_PREFIX}")
+    return {p.name for p in SHM_DIR.iterdir() if p.name.startswith(prefixes)}
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_shared_memory():
-    """Fail the test if it leaves a shared-memory segment of this project behind."""
-    before = _our_segments()
+    """Fail the test if it leaves a shared-memory segment or a semaphore of this run behind."""
+    before = _our_names()
     yield
-    leaked = _our_segments() - before
+    leaked = _our_names() - before
+    deadline = time.monotonic() + SEMAPHORE_GRACE_S
+    while any(n.startswith("sem.") for n in leaked) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        leaked &= _our_names()
     for name in leaked:  # clean up so one leak does not cascade into other tests
         (SHM_DIR / name).unlink(missing_ok=True)
-    assert not leaked, f"test leaked shared-memory segments: {sorted(leaked)}"
+    assert not leaked, f"test leaked shared-memory segments or semaphores: {sorted(leaked)}"
 
 
 @pytest.fixture

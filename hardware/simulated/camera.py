@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..camera import Camera, Frame
+from ..device import DeviceCommand
 from ..errors import HardwareError, SettingError
 from ..settings import Setting
 from ._render import Renderer, warm_up
@@ -85,6 +86,21 @@ class SimulatedCamera(Camera):
     """
 
     simulated_world = True  # the registry passes the daemon instance (and [simulation])
+    extra_commands = (
+        DeviceCommand(
+            "sim_truth",
+            "ground_truth",
+            "simulated microscope: true bead positions, force and focus of a recent frame",
+            params=(
+                Setting("frame", "int", minimum=0, description="frame counter (default newest)"),
+            ),
+            optional=("frame",),
+        ),
+    )
+
+    @classmethod
+    def daemon_resources(cls) -> dict[str, Any]:
+        return {"simworld": WorldControl.create}
 
     def __init__(
         self,
@@ -379,6 +395,14 @@ class SimulatedCamera(Camera):
         """JSON-ready ground truth of frame ``number`` (default: newest) for the control API."""
         truth = self.latest_truth() if number is None else self.truth_for(number)
         return None if truth is None else truth.to_dict()
+
+    def ground_truth(self, frame: int | None = None) -> dict[str, Any]:
+        """:meth:`truth_dict` of frame ``frame`` (this camera's numbering; None: the newest);
+        :class:`HardwareError` if it is not kept (too old, or no frame yet)."""
+        truth = self.truth_dict(frame)
+        if truth is None:
+            raise HardwareError(f"{self.name}: no ground truth for frame {frame} (too old)")
+        return truth
 
     def bead_layout(self) -> dict[str, Any]:
         """JSON-ready description of the beads: anchor points (px), reference flags, tethers."""

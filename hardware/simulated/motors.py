@@ -26,6 +26,10 @@ class _SimulatedAxis(Motor):
     default_speed: float = 1.0
     max_speed: float = 1e9
 
+    @classmethod
+    def daemon_resources(cls) -> dict[str, Any]:
+        return {"simworld": WorldControl.create}
+
     def __init__(
         self,
         name: str | None = None,

@@ -26,7 +26,10 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 @dataclass(frozen=True)
 class Param:
-    """One command parameter; ``kind`` is a JSON type: int, float, bool, str, list, dict, any."""
+    """One command parameter; ``kind`` is a JSON type: int, float, bool, str, list, dict, any.
+
+    ``unit`` (e.g. "nm", "mm", "s", "px") is the unit of a number and of ``minimum``/``maximum``.
+    """
 
     name: str
     kind: str
@@ -36,6 +39,7 @@ class Param:
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
     help: str = ""
+    unit: str = ""
 
     def check(self, command: str, value: Any) -> Any:
         expected = _JSON_TYPES[self.kind]
@@ -47,7 +51,10 @@ class Param:
                 f"{command}: argument {self.name!r} must be of type {self.kind}, got {value!r}",
             )
         if self.kind == "float":
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond the float range
+                value = math.inf
             if not math.isfinite(value):
                 raise CommandError(
                     "invalid_argument", f"{command}: argument {self.name!r} must be finite"
@@ -94,6 +101,10 @@ class CommandTable:
     def names(self) -> list[str]:
         return sorted(self._commands)
 
+    def commands(self) -> list[Command]:
+        """Every command, sorted by name."""
+        return [self._commands[name] for name in self.names()]
+
     def describe(self) -> list[dict[str, Any]]:
         """JSON-ready list of commands and parameters (the ``help`` command)."""
         return [
@@ -101,7 +112,17 @@ class CommandTable:
                 "name": c.name,
                 "help": c.help,
                 "params": [
-                    {"name": p.name, "kind": p.kind, "required": p.required, "help": p.help}
+                    {
+                        "name": p.name,
+                        "kind": p.kind,
+                        "required": p.required,
+                        "default": p.default,
+                        "minimum": p.minimum,
+                        "maximum": p.maximum,
+                        "choices": None if p.choices is None else list(p.choices),
+                        "unit": p.unit,
+                        "help": p.help,
+                    }
                     for p in c.params
                 ],
             }

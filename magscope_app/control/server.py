@@ -156,6 +156,8 @@ class ControlServer:
             request = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return error_reply(None, "bad_request", f"request is not valid JSON: {exc}")
+        except RecursionError:
+            return error_reply(None, "bad_request", "request is nested too deeply")
         if not isinstance(request, dict):
             return error_reply(None, "bad_request", "request must be a JSON object")
         request_id = request.get("id")

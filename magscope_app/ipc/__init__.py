@@ -3,25 +3,31 @@
 from .messages import (
     Fault,
     ManagerMessage,
+    Notify,
     Pause,
     Ready,
+    RecorderState,
     Reply,
     Request,
     Resume,
     Shutdown,
     Stats,
     WorkerMessage,
+    WorkerState,
 )
 
 __all__ = [
     "Fault",
     "ManagerMessage",
+    "Notify",
     "Pause",
     "Ready",
+    "RecorderState",
     "Reply",
     "Request",
     "Resume",
     "Shutdown",
     "Stats",
     "WorkerMessage",
+    "WorkerState",
 ]

@@ -1,13 +1,47 @@
 """Typed messages between the manager and its worker processes.
 
 They travel pickled over ``multiprocessing`` pipes and are small: bulk data (frames, tracks,
-profiles) lives in shared memory and is never sent through a pipe.
+profiles) lives in shared memory and is never sent through a pipe. A worker serves
+:class:`Request` (answered by one :class:`Reply`) and :class:`Notify` (no reply expected) the
+same way, through :class:`magscope_app.workers.RequestHandlers`.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
+
+
+class WorkerState(enum.StrEnum):
+    """Where a supervised worker is in its life (``status`` shows the value)."""
+
+    STARTING = "starting"  #: spawned, not yet :class:`Ready`
+    RUNNING = "running"  #: sent :class:`Ready`
+    BACKOFF = "backoff"  #: crashed; restarts after a delay
+    STOPPING = "stopping"  #: asked to shut down
+    STOPPED = "stopped"  #: exited (finished or stopped)
+    FAILED = "failed"  #: crashed too often; left stopped
+
+    @property
+    def reachable(self) -> bool:
+        """True if messages sent now reach the worker (it is starting or running)."""
+        return self in (WorkerState.STARTING, WorkerState.RUNNING)
+
+
+class RecorderState(enum.StrEnum):
+    """The recorder worker's ``state`` in its :class:`Stats` (and ``record_status``)."""
+
+    STARTING = "starting"
+    RECORDING = "recording"
+    FINISHED = "finished"  #: closed with a stop reason
+    ERROR = "error"  #: not started, or ended by a write error
+
+    @property
+    def over(self) -> bool:
+        """True once the recording has ended (the file is closed)."""
+        return self in (RecorderState.FINISHED, RecorderState.ERROR)
+
 
 # -- manager -> worker ------------------------------------------------------------------------
 
@@ -32,6 +66,14 @@ class Request:
     """Ask a worker to carry out ``command`` with ``args``; answered by a :class:`Reply`."""
 
     request_id: int
+    command: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Tell a worker to carry out ``command`` with ``args``; no reply (errors are logged)."""
+
     command: str
     args: dict[str, Any] = field(default_factory=dict)
 
@@ -73,5 +115,5 @@ class Fault:
     message: str
 
 
-ManagerMessage = Shutdown | Pause | Resume | Request
+ManagerMessage = Shutdown | Pause | Resume | Request | Notify
 WorkerMessage = Ready | Stats | Reply | Fault

@@ -16,11 +16,11 @@ File layout: see ``schema``. Stop reasons: ``StopReason``.
 
 from magscope_app.recording.checksum import VerifyResult, verify
 from magscope_app.recording.errors import RecordingError
-from magscope_app.recording.reader import RecordingReader, open_recording
+from magscope_app.recording.reader import RecordingReader, ZLut, open_recording
 from magscope_app.recording.recovery import needs_recovery, recover
 from magscope_app.recording.schema import FORMAT_VERSION, StopReason
 from magscope_app.recording.summary import inspect_summary, summarize
-from magscope_app.recording.writer import RecordingWriter, VideoSpec, ZLut
+from magscope_app.recording.writer import RecordingWriter, VideoSpec
 
 __all__ = [
     "FORMAT_VERSION",

@@ -23,7 +23,6 @@ from magscope_app.recording import schema
 from magscope_app.recording._filters import load_hdf5plugin, needs_plugin
 from magscope_app.recording.errors import RecordingError
 from magscope_app.recording.recovery import read_sidecar
-from magscope_app.recording.writer import ZLut
 
 _BEAD = schema.TRACK_COLUMNS.index("bead")
 _FRAME = schema.TRACK_COLUMNS.index("frame")
@@ -84,6 +83,20 @@ def _mostly_there(truncation: str) -> bool:
         return int(numbers["eof"]) >= int(numbers["stored_eof"]) // 2
     except (KeyError, ValueError):
         return False
+
+
+@dataclass(frozen=True)
+class ZLut:
+    """A Z-LUT entry read back from a file: bead id (-1: the default LUT), z (m,) in nm,
+    profiles (m, n_bins), the tracking settings it was made with (as stored) and the time it was
+    taken into use. ``ZLUT(z, profiles, TrackingSettings(**settings))`` rebuilds the tracking
+    type for a file written by the daemon."""
+
+    bead: int
+    z: np.ndarray
+    profiles: np.ndarray
+    settings: dict[str, Any]
+    time: float
 
 
 class RecordingReader:

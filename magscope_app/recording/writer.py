@@ -28,10 +28,10 @@ import resource
 import shutil
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import h5py
 import numpy as np
@@ -44,6 +44,9 @@ from magscope_app.recording._table import Table
 from magscope_app.recording.checksum import ALGORITHM, DatasetHasher, combine
 from magscope_app.recording.errors import RecordingError
 from magscope_app.recording.schema import StopReason
+
+if TYPE_CHECKING:
+    from magscope_app.tracking import ZLUT
 
 _TRACK_CHUNK_ROWS = 8192
 _TABLE_CHUNK_ROWS = 1024
@@ -109,17 +112,6 @@ class VideoSpec:
         return {"compression": "lzf", "shuffle": shuffle}
 
 
-@dataclass(frozen=True)
-class ZLut:
-    """One Z look-up table: bead id, z (m,) in nm, profiles (m, n_bins), settings, time taken up."""
-
-    bead: int
-    z: np.ndarray
-    profiles: np.ndarray
-    settings: dict[str, Any]
-    time: float
-
-
 class _SpaceError(Exception):
     pass
 
@@ -167,7 +159,8 @@ class RecordingWriter:
     path: the new file (must not exist; missing parent folders are created).
     instance: daemon instance name. motors: motor names, or {name: unit}.
     settings, hardware: JSON-able mappings (or JSON text) stored under /config.
-    rois: {bead: (x0, x1, y0, y1)} at start (pixels). zluts: LUTs in use at start.
+    rois: {bead: (x0, x1, y0, y1)} at start (pixels). zluts: the Z-LUTs in use at start, bead id
+      -> ZLUT (bead None, the default LUT, is stored as bead -1).
     video: a VideoSpec, or None for no video.
     beads_per_frame, reorder_window: reordering rule, see ``_stash.py``.
     flush_interval: s between flushes (at most; checked on every append).
@@ -186,7 +179,7 @@ class RecordingWriter:
         settings: Mapping[str, Any] | str | None = None,
         hardware: Mapping[str, Any] | str | None = None,
         rois: Mapping[int, Sequence[float]] | None = None,
-        zluts: Iterable[ZLut] = (),
+        zluts: Mapping[int | None, ZLUT] | None = None,
         video: VideoSpec | None = None,
         beads_per_frame: int | None = None,
         reorder_window: int = 100,
@@ -217,8 +210,14 @@ class RecordingWriter:
         try:
             for bead, roi in (rois or {}).items():
                 self.set_roi(bead, *roi, time=self.start_time)
-            for lut in zluts:
-                self.add_zlut(lut.bead, lut.z, lut.profiles, lut.settings, time=lut.time)
+            for bead, lut in (zluts or {}).items():
+                self.add_zlut(
+                    -1 if bead is None else bead,
+                    lut.z_nm,
+                    lut.profiles,
+                    lut.settings.to_dict(),
+                    time=self.start_time,
+                )
             self._write_all()
             self._f.swmr_mode = True  # after every dataset exists: no object is added later
             self._f.flush()

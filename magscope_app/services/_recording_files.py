@@ -51,12 +51,24 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 def target_path(folder: str, name: str | None) -> Path:
     """The new recording's path in ``folder``; CommandError("invalid_argument") explains why a
     folder or name cannot be used. A missing folder is fine if it can be created."""
-    base = Path(folder).expanduser()
+    if "\x00" in folder:
+        raise CommandError("invalid_argument", "record_start: the folder contains a NUL byte")
+    try:
+        base = Path(folder).expanduser()
+    except RuntimeError as exc:  # ~user of an unknown user
+        raise CommandError(
+            "invalid_argument", f"record_start: cannot use {folder!r}: {exc}"
+        ) from None
     if not base.is_absolute():
         raise CommandError("invalid_argument", f"record_start: folder must be absolute: {folder!r}")
     probe = base
-    while not probe.exists():
-        probe = probe.parent
+    try:
+        while not probe.exists():
+            probe = probe.parent
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise CommandError(
+            "invalid_argument", f"record_start: cannot use {folder!r}: {exc}"
+        ) from None
     if not probe.is_dir():
         raise CommandError(
             "invalid_argument", f"record_start: cannot use {base}: {probe} is not a folder"

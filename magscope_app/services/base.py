@@ -45,7 +45,6 @@ class DaemonContext:
         self.buffers: dict[str, Any] = {}  # name -> buffer this daemon created (unlinked at stop)
         self.private_buffers: set[str] = set()  # not reported to clients
         self.supervisor: Supervisor | None = None
-        self.acquiring = not config.start_paused
         self.event_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.event_sinks: list[EventSink] = []
         self._pending: dict[int, asyncio.Future] = {}

@@ -37,6 +37,7 @@ from ..hardware.settings import Setting
 from ..ipc import Ready, Stats, WorkerMessage
 from ..workers._runtime import WorkerSpec
 from ..workers.motor import buffer_name, worker_name
+from ._device_commands import register_device_commands
 from .base import DaemonContext, Service
 from .camera import CAMERA_WORKER
 
@@ -134,6 +135,8 @@ class MotorService(Service):
         table.add("stop_motor", self._stop_motor, motor, help="stop one motor now")
         table.add("stop_motors", self._stop_motors, help="stop every motor now")
         table.add("motor_state", self._motor_state, motor, help="latest telemetry of a motor")
+        for name, spec in self.specs.items():  # commands a motor driver declares
+            register_device_commands(table, self.ctx, worker_name(name), load_driver(spec.driver))
 
     def _check_motor(self, motor: str) -> str:
         if motor not in self.specs:

@@ -27,7 +27,7 @@ from ..buffers import BeadRoiBuffer, MatrixBuffer
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
 from ..hardware.registry import load_driver
-from ..ipc import Ready, Request, Stats, WorkerMessage
+from ..ipc import Notify, Ready, RecorderState, Stats, WorkerMessage
 from ..paths import instance_paths
 from ..recording import RecordingError, StopReason, recover
 from ..workers._runtime import WorkerSpec
@@ -112,15 +112,9 @@ class RecordingService(Service):
             level = "warning" if note.startswith("recovered") else "error"
             self.ctx.event(note, level=level, source=self.name)
 
-    def _zluts_in_use(self) -> list[dict[str, Any]]:
-        """The Z-LUTs tracking uses now (bead -1: the default LUT of beads without their own)."""
-        if self.tracking is None:
-            return []
-        settings = self.tracking.settings.to_dict()
-        return [
-            {"bead": -1 if bead is None else bead, "z": z, "profiles": p, "settings": settings}
-            for bead, (z, p) in self.tracking.luts.items()
-        ]
+    def _zluts_in_use(self) -> dict[int | None, Any]:
+        """The Z-LUTs tracking uses now (bead id -> ZLUT; None: the default LUT)."""
+        return {} if self.tracking is None else dict(self.tracking.luts)
 
     def add_commands(self, table: CommandTable) -> None:
         table.add(
@@ -284,7 +278,7 @@ class RecordingService(Service):
             finished.cancel()
             await supervisor.stop(RECORDER_WORKER, timeout=1.0)  # Shutdown; no restart
         code = exited.result() if exited.done() else None
-        if self._stats.get("state") not in ("finished", "error") and self._path is not None:
+        if not self._recorder_over() and self._path is not None:
             await self._after_crash(code)  # still "running" until the file is repaired
         self._end_recording()
         self._watch = None
@@ -319,7 +313,7 @@ class RecordingService(Service):
         logging.getLogger().removeHandler(self._forwarder)
         if self._path is not None:
             self._last_file = str(self._path)
-        if self._stats.get("state") in ("finished", "error"):
+        if self._recorder_over():
             self.state.save(open_file=None)
             self._stop_reason = self._stats.get("stop_reason")
         self.ctx.publish(
@@ -328,10 +322,15 @@ class RecordingService(Service):
              "stop_reason": self._stop_reason, "message": self._last_error},
         )  # fmt: skip
 
+    def _recorder_over(self) -> bool:
+        """The recorder's last stats say the recording has ended."""
+        state = self._stats.get("state")
+        return state is not None and RecorderState(state).over
+
     def _forward(self, record: dict[str, Any]) -> None:
         """An event or log record for the file's /log (no reply)."""
         if self._running:
-            self.ctx.send(RECORDER_WORKER, Request(0, "log", record))
+            self.ctx.send(RECORDER_WORKER, Notify("log", record))
 
     def on_message(self, worker: str, message: WorkerMessage) -> None:
         if worker != RECORDER_WORKER:
@@ -340,7 +339,7 @@ class RecordingService(Service):
             self._ready.set_result(message.info)
         elif isinstance(message, Stats):
             self._stats = message.values
-            if message.values.get("state") in ("finished", "error"):
+            if self._recorder_over():
                 self._finished.set()
             error = message.values.get("error")
             if error and error != self._last_error:
@@ -356,7 +355,7 @@ class RecordingService(Service):
         path = str(self._path) if self._running and self._path else self._last_file
         size = s.get("size_bytes", 0)
         if path:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 size = os.stat(path).st_size
         return {
             "running": self._running,

@@ -8,8 +8,13 @@ bad command changes nothing. See :mod:`magscope_app.workers.tracking` for the wo
 
 No frame is dropped silently: when a tracking worker dies, the stacks it had claimed are
 released at once (the worker's exit is watched with a pidfd on the event loop) and counted as
-``frames_lost`` in status. At daemon start the camera is held (paused) until every tracking
-worker is ready (at most :data:`HOLD_TIMEOUT_S`), so start-up does not overflow the ring.
+``frames_lost`` in status. At daemon start acquisition is held (the camera's
+``"tracking start-up"`` hold) until every tracking worker is ready (at most
+:data:`HOLD_TIMEOUT_S`), so start-up does not overflow the ring.
+
+The bead ROI set can be frozen by other parts under a name (:meth:`TrackingService.freeze`, e.g.
+``"zlut sweep"`` while a sweep records); while any freeze is held, commands that change the ROIs
+are refused with the freezes named, and ``status`` shows them.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ..buffers import BeadRoiBuffer, LiveProfileBuffer, MatrixBuffer, ZLUTSweepD
 from ..buffers.layouts import TRACK_COLUMNS
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
-from ..ipc import Pause, Ready, Request, Resume, Stats, WorkerMessage
+from ..ipc import Notify, Ready, Stats, WorkerMessage, WorkerState
 from ..tracking import PROFILE_FIELDS, ZLUT, TrackingSettings
 from ..tracking_config import roi_size_problem, settings_from_mapping
 from ..workers._runtime import WorkerSpec
@@ -35,7 +40,7 @@ from ..workers.tracking import LATENCY_EDGES_S
 from . import _bead_finding
 from ._beads import BeadTable
 from .base import DaemonContext, Service
-from .camera import CAMERA_WORKER, CameraService
+from .camera import CameraService
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,8 @@ ROI_CAPACITY = 1024
 PROFILE_CAPACITY = 1024
 #: Longest time the camera is held at start for the tracking workers to get ready (s).
 HOLD_TIMEOUT_S = 15.0
+#: The camera hold taken at start until the tracking workers are ready.
+STARTUP_HOLD = "tracking start-up"
 
 _COUNTERS = ("stacks", "frames", "rows", "rois", "sweep_rows", "sweep_errors")
 
@@ -64,7 +71,8 @@ class TrackingService(Service):
         self.settings: TrackingSettings = cfg.settings
         self.pixel_size_nm = cfg.pixel_size_nm
         self.profile_bead: int | None = None
-        self.luts: dict[int | None, tuple[np.ndarray, np.ndarray]] = {}
+        #: The Z-LUTs in use: bead id -> ZLUT (None: the default for beads without their own).
+        self.luts: dict[int | None, ZLUT] = {}
         self.beads: BeadTable | None = None
         self._stats: dict[str, dict[str, Any]] = {}
         self._base = dict.fromkeys(_COUNTERS, 0)
@@ -72,11 +80,25 @@ class TrackingService(Service):
         self._frames_lost = 0
         self._stacks_lost = 0
         self._pidfds: dict[str, tuple[int, int]] = {}  # worker -> (pid, pidfd)
-        self._holding = False
         self._hold_handle: asyncio.TimerHandle | None = None
         self._stopping = False
-        #: Why the ROI set may not change now (e.g. a Z-LUT sweep runs), or None.
-        self.frozen: str | None = None
+        self._freezes: dict[str, str] = {}  # name -> owner; the ROI set may not change
+        if self.workers:  # taken before the camera starts: no frames until the workers are ready
+            camera.hold(STARTUP_HOLD, self.name)
+
+    # -- freezes ----------------------------------------------------------------------------------
+    def freeze(self, name: str, owner: str) -> None:
+        """Freeze the bead ROI set under ``name`` for ``owner`` until :meth:`unfreeze`."""
+        self._freezes[name] = owner
+
+    def unfreeze(self, name: str) -> bool:
+        """Drop freeze ``name``; False if it was not held."""
+        return self._freezes.pop(name, None) is not None
+
+    @property
+    def freezes(self) -> list[dict[str, str]]:
+        """The freezes held, as ``{"name", "owner"}``."""
+        return [{"name": n, "owner": o} for n, o in self._freezes.items()]
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -97,11 +119,8 @@ class TrackingService(Service):
         )
         if not self.workers:
             return
-        if ctx.acquiring:  # hold the camera until the workers are ready (no start-up overflow)
-            self._holding = True
-            ctx.send(CAMERA_WORKER, Pause())
-            loop = asyncio.get_running_loop()
-            self._hold_handle = loop.call_later(HOLD_TIMEOUT_S, self._end_hold, "timeout")
+        loop = asyncio.get_running_loop()
+        self._hold_handle = loop.call_later(HOLD_TIMEOUT_S, self._end_hold, "timeout")
         assert ctx.supervisor is not None
         for name in self.workers:
             ctx.supervisor.start(
@@ -124,18 +143,15 @@ class TrackingService(Service):
             self._forget_pidfd(name)
 
     def _end_hold(self, why: str) -> None:
-        if not self._holding:
+        if self._hold_handle is None:
             return
-        self._holding = False
-        if self._hold_handle is not None:
-            self._hold_handle.cancel()
-            self._hold_handle = None
+        self._hold_handle.cancel()
+        self._hold_handle = None
         if why == "timeout":
             self.ctx.event(
                 "tracking workers not ready in time; starting acquisition anyway", level="warning"
             )
-        if self.ctx.acquiring:
-            self.ctx.send(CAMERA_WORKER, Resume())
+        self.camera.release(STARTUP_HOLD)
 
     # -- workers ----------------------------------------------------------------------------------
     def _configuration(self) -> dict[str, Any]:
@@ -145,7 +161,7 @@ class TrackingService(Service):
             "pixel_size_nm": self.pixel_size_nm,
             "settings": self.settings.to_dict(),
             "profile_bead": self.profile_bead,
-            "zluts": [{"bead": b, "z_nm": z, "profiles": p} for b, (z, p) in self.luts.items()],
+            "zluts": dict(self.luts),
         }
 
     def on_worker_started(self, worker: str) -> None:
@@ -158,7 +174,7 @@ class TrackingService(Service):
             self._base_hist += np.asarray(previous.get("latency_hist", 0), dtype=np.int64)
         if worker in self._pidfds:  # no pidfd support: the exit is handled here, late
             self._on_worker_exit(worker)
-        self.ctx.send(worker, Request(0, "configure", self._configuration()))
+        self.ctx.send(worker, Notify("configure", self._configuration()))
 
     def on_message(self, worker: str, message: WorkerMessage) -> None:
         if worker not in self.workers:
@@ -167,10 +183,9 @@ class TrackingService(Service):
             self._stats[worker] = message.values
         elif isinstance(message, Ready):
             self._watch(worker, message.pid)
-            running = {
-                w["name"] for w in self.ctx.supervisor.status() if w["state"] == "running"
-            }  # fmt: skip
-            if self._holding and running.issuperset(self.workers):
+            assert self.ctx.supervisor is not None
+            running = self.ctx.supervisor.in_state(self.workers, WorkerState.RUNNING)
+            if len(running) == len(self.workers):
                 self._end_hold("ready")
 
     def _watch(self, worker: str, pid: int) -> None:
@@ -213,24 +228,23 @@ class TrackingService(Service):
         """Send a request to every running tracking worker (a worker in back-off gets the whole
         state when it restarts); raises CommandError("failed", …) if one refuses."""
         assert self.ctx.supervisor is not None
-        names = [
-            w["name"]
-            for w in self.ctx.supervisor.status()
-            if w["name"] in self.workers and w["state"] in ("starting", "running")
-        ]
+        names = self.ctx.supervisor.in_state(
+            self.workers, WorkerState.STARTING, WorkerState.RUNNING
+        )
         return await asyncio.gather(*(self.ctx.request(n, command, **args) for n in names))
 
     def _check_unfrozen(self, command: str) -> None:
-        if self.frozen is not None:
-            raise CommandError("failed", f"{command}: the bead ROIs cannot change: {self.frozen}")
+        if self._freezes:
+            held = ", ".join(f"{n!r} ({o})" for n, o in self._freezes.items())
+            raise CommandError("failed", f"{command}: the bead ROIs are frozen by {held}")
 
     async def apply_luts(self, luts: Mapping[int | None, ZLUT], *, replace: bool = True) -> None:
         """Use ``luts`` (bead id -> ZLUT; None: the default for beads without their own) in every
         tracking worker; ``replace`` drops the LUTs in use first."""
         if replace:
             self.luts.clear()
-        self.luts.update({b: (lut.z_nm, lut.profiles) for b, lut in luts.items()})
-        await self._broadcast("configure", zluts=self._configuration()["zluts"])
+        self.luts.update(luts)
+        await self._broadcast("configure", zluts=dict(self.luts))
 
     async def sweep_request(self, command: str, **args: Any) -> list[Any]:
         """For the Z-LUT sweep: send ``sweep_attach`` / ``sweep_step`` / ``sweep_detach`` (see
@@ -413,12 +427,12 @@ class TrackingService(Service):
         try:
             z = np.asarray(z_nm, dtype=np.float64)
             p = np.asarray(profiles, dtype=np.float64)
-            ZLUT(z, p, self.settings)  # validates (shape, monotonic, finite, bins)
+            lut = ZLUT(z, p, self.settings)  # validates (shape, monotonic, finite, bins)
         except (TypeError, ValueError) as exc:
             raise CommandError("invalid_argument", f"set_zlut: bad Z-LUT: {exc}") from None
-        self.luts[bead] = (z, p)
-        await self._broadcast("set_zlut", bead=bead, z_nm=z, profiles=p)
-        return {"bead": bead, "planes": len(z), "z_range_nm": [float(z.min()), float(z.max())]}
+        self.luts[bead] = lut
+        await self._broadcast("set_zlut", bead=bead, lut=lut)
+        return {"bead": bead, "planes": len(z), "z_range_nm": list(lut.z_range)}
 
     async def _cmd_unload_zlut(self, bead: int | None = None) -> dict[str, Any]:
         if bead is not None and bead not in self.luts:
@@ -442,8 +456,8 @@ class TrackingService(Service):
             "workers": len(self.workers),
             "profile_bead": self.profile_bead,
             "zluts": [
-                {"bead": b, "planes": len(z), "z_range_nm": [float(z.min()), float(z.max())]}
-                for b, (z, _p) in self.luts.items()
+                {"bead": b, "planes": len(lut.z_nm), "z_range_nm": list(lut.z_range)}
+                for b, lut in self.luts.items()
             ],
         }
 
@@ -483,11 +497,8 @@ class TrackingService(Service):
 
     def status(self) -> dict[str, Any]:
         totals = self.totals()
-        running = [
-            w["name"]
-            for w in (self.ctx.supervisor.status() if self.ctx.supervisor else [])
-            if w["name"] in self.workers and w["state"] == "running"
-        ]
+        supervisor = self.ctx.supervisor
+        running = supervisor.in_state(self.workers, WorkerState.RUNNING) if supervisor else []
         return {
             "workers": len(self.workers),
             "workers_running": len(running),
@@ -503,6 +514,7 @@ class TrackingService(Service):
             "profile_bead": self.profile_bead,
             "sweep_rows": totals["sweep_rows"],
             "sweep_errors": totals["sweep_errors"],
+            "frozen": self.freezes,
         }
 
 

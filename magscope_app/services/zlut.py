@@ -32,7 +32,6 @@ import numpy as np
 from ..buffers import ZLUTSweepDataset
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
-from ..ipc import Pause, Resume
 from ..paths import state_dir
 from ..tracking import ZLUT
 from ..workers.motor import worker_name
@@ -51,7 +50,6 @@ from ..zlut import (
     sweep_motion_warning,
 )
 from .base import DaemonContext, Service
-from .camera import CAMERA_WORKER
 from .motors import MotorService
 from .tracking import TrackingService
 
@@ -69,6 +67,10 @@ MOTION_WINDOW_S = 1.5
 MOTION_MAX_AGE_S = 2.0
 #: At most this many per-bead hints go into the status message (all are in ``hints``).
 MESSAGE_HINTS = 5
+#: Most planes a sweep may have.
+MAX_PLANES = 10_000
+#: The camera hold (keeps acquisition running) and the ROI freeze a sweep takes.
+SWEEP_HOLD = "zlut sweep"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,14 @@ class SweepPlan:
     per_plane: int
     settle_s: float
     beads: tuple[int, ...]
+
+
+def _user_path(command: str, path: str) -> Path:
+    """``path`` with ``~`` expanded; CommandError("invalid_argument") for an unknown ``~user``."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as exc:
+        raise CommandError("invalid_argument", f"{command}: {path!r}: {exc}") from None
 
 
 class ZLUTService(Service):
@@ -232,7 +242,7 @@ class ZLUTService(Service):
     async def _cmd_save(self, path: str) -> dict[str, Any]:
         if not self._luts:
             raise CommandError("failed", "no Z-LUTs to save (run a sweep or load a file first)")
-        target = Path(path).expanduser()
+        target = _user_path("zlut_save", path)
         try:
             save_luts(
                 target,
@@ -255,7 +265,7 @@ class ZLUTService(Service):
         return result
 
     async def _load(self, path: str, *, bead: int | None, one_for_all: int | None) -> dict:
-        source = Path(path).expanduser()
+        source = _user_path("zlut_load", path)
         settings = self.tracking.settings
         try:
             if source.suffix.lower() in (".txt", ".csv", ".dat"):
@@ -298,7 +308,10 @@ class ZLUTService(Service):
             raise refuse("step must not be 0")
         if stop != start and math.copysign(1.0, stop - start) != math.copysign(1.0, step):
             raise refuse(f"step {step:g} nm points away from stop ({start:g} -> {stop:g} nm)")
-        n_planes = math.floor((stop - start) / step + 1e-9) + 1
+        span = (stop - start) / step
+        if not math.isfinite(span) or span >= MAX_PLANES:
+            raise refuse(f"the range gives more than {MAX_PLANES} planes")
+        n_planes = math.floor(span + 1e-9) + 1
         if n_planes < 3:
             raise refuse(f"the range gives {n_planes} plane(s); at least 3 are needed")
         planes = tuple(start + i * step for i in range(n_planes))
@@ -317,7 +330,6 @@ class ZLUTService(Service):
 
     async def _run(self, plan: SweepPlan) -> None:
         ctx = self.ctx
-        was_acquiring = ctx.acquiring
         home = self.motors.latest(FOCUS)["position"]
         n_beads = len(plan.beads)
         margin = CAPTURE_MARGIN + ctx.config.daemon.images_per_stack * len(self.tracking.workers)
@@ -330,11 +342,9 @@ class ZLUTService(Service):
             profiles_per_bead=plan.per_plane,
             instance=ctx.instance,
         )
-        self.tracking.frozen = "a Z-LUT sweep is running"
+        self.tracking.freeze(SWEEP_HOLD, self.name)
+        self.tracking.camera.hold(SWEEP_HOLD, self.name, keep="running")
         try:
-            if not was_acquiring:
-                ctx.acquiring = True
-                ctx.send(CAMERA_WORKER, Resume())
             await self.tracking.sweep_request("sweep_attach")
             self._dataset.set_state(ZLUTSweepDataset.STATE_CAPTURING)
             t0 = time.monotonic()
@@ -371,7 +381,7 @@ class ZLUTService(Service):
                 self._dataset.set_state(ZLUTSweepDataset.STATE_FAILED)
             outcome = {"state": "failed", "message": f"{type(exc).__name__}: {exc}"}
         finally:
-            await self._restore(home, was_acquiring)
+            await self._restore(home)
         # Reported only now, so "complete" means the focus and acquisition are restored too.
         self._progress.update(outcome, eta_s=0.0)
         ctx.publish("zlut", self._event())
@@ -435,7 +445,7 @@ class ZLUTService(Service):
         self._progress.update(profiles=self._dataset.get_count())
         return since, until
 
-    async def _restore(self, home: float | None, was_acquiring: bool) -> None:
+    async def _restore(self, home: float | None) -> None:
         """Put everything back as it was before the sweep; never raises."""
         steps = [
             ("detach the tracking workers", self.tracking.sweep_request("sweep_detach")),
@@ -447,10 +457,8 @@ class ZLUTService(Service):
                 await step
             except Exception as exc:
                 log.error("Z-LUT sweep: could not %s: %s", what, exc)
-        if not was_acquiring:
-            self.ctx.acquiring = False
-            self.ctx.send(CAMERA_WORKER, Pause())
-        self.tracking.frozen = None
+        self.tracking.camera.release(SWEEP_HOLD)
+        self.tracking.unfreeze(SWEEP_HOLD)
         if self._dataset is not None:
             self._dataset.destroy()
             self._dataset = None

@@ -5,30 +5,35 @@ restart), so a frame the camera skipped or the buffer could not take leaves a vi
 counted in ``frames_lost``; nothing is dropped silently. With ``has_consumers`` False (no
 tracking workers) nobody reads the buffer, so the worker itself discards the oldest stack when the
 ring is full: the buffer then serves live view only and no frame counts as lost. Every completed
-stack releases ``stack_ready`` once, so consumers block on it instead of polling. While paused
-the worker blocks on its pipe and the camera is stopped.
+stack releases ``stack_ready`` once, so consumers block on it instead of polling. The worker
+starts paused and follows :class:`~magscope_app.ipc.Pause` / :class:`~magscope_app.ipc.Resume`
+(the camera service sends the state at every start); while paused it blocks on its pipe and the
+camera is stopped.
+
+Requests: ``describe``, ``get_setting``, ``set_setting`` and the commands the camera driver
+declares (``extra_commands``; a ``frame`` argument is translated from the daemon's frame
+numbering to the camera's own for the last :data:`FRAME_MAP_SIZE` frames).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from ..buffers import BufferOverflow, MatrixBuffer, VideoBuffer
 from ..hardware.config import DeviceSpec, create_device
-from ..ipc import Pause, Request, Resume, Shutdown, Stats
-from ._device_requests import answer, setting_handlers
+from ..ipc import Pause, Resume, Shutdown, Stats
+from ._requests import Handler, RequestHandlers, device_command_handlers, setting_handlers
 from ._runtime import WorkerContext
 
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL_S = 0.5
-#: Frames whose ground truth (simulated cameras) can be asked for, newest first.
-TRUTH_FRAMES = 1024
+#: Newest frames whose camera frame number is kept (for device commands with a ``frame``).
+FRAME_MAP_SIZE = 1024
 #: Settings the video buffer is sized from: fixed while the daemon runs.
 FIXED_SETTINGS = ("width", "height", "bits")
 
@@ -40,7 +45,6 @@ def run(
     camera_spec: DeviceSpec,
     locks: dict[str, Any],
     stack_ready: Any,
-    acquiring: bool,
     has_consumers: bool,
 ) -> None:
     """Worker job; returns on :class:`Shutdown` or when the manager goes away."""
@@ -49,7 +53,7 @@ def run(
     video = VideoBuffer(create=False, locks=locks, instance=instance)
     frames = MatrixBuffer(create=False, locks=locks, instance=instance, name="Frames")
     try:
-        _stream(ctx, camera, video, frames, stack_ready, acquiring, has_consumers)
+        _stream(ctx, camera, video, frames, stack_ready, has_consumers)
     finally:
         camera.stop()
         camera.close()
@@ -63,7 +67,6 @@ def _stream(
     video: VideoBuffer,
     frames: MatrixBuffer,
     stack_ready: Any,
-    acquiring: bool,
     has_consumers: bool,
 ) -> None:
     if video.image_shape != (camera.height, camera.width):
@@ -73,11 +76,13 @@ def _stream(
         )
     next_number = video.frames_written and video.latest_frame_number + 1
     acquired = lost = 0
+    acquiring = False
     last_camera_number: int | None = None
     window_start, window_frames = time.monotonic(), 0
-    # Simulated cameras keep the ground truth of recent frames under their own frame numbers.
-    truth_numbers: OrderedDict[int, int] | None = (
-        OrderedDict() if hasattr(camera, "truth_dict") else None
+    camera_numbers = _FrameMap(FRAME_MAP_SIZE)
+    requests = RequestHandlers("camera", setting_handlers(camera, fixed=FIXED_SETTINGS))
+    requests.add(
+        {n: camera_numbers.translating(h) for n, h in device_command_handlers(camera).items()}
     )
     ctx.ready(width=camera.width, height=camera.height, bits=camera.bits)
     log.info(
@@ -85,8 +90,6 @@ def _stream(
         type(camera).__name__, camera.width, camera.height, camera.bits,
         video.describe()["shm_name"],
     )  # fmt: skip
-    if acquiring:
-        camera.start()
 
     def report(fps: float) -> None:
         ctx.send(
@@ -118,11 +121,7 @@ def _stream(
             acquiring = True
             window_start, window_frames = time.monotonic(), 0
             continue
-        if isinstance(message, Request):  # describe, get_setting, set_setting, truth
-            handlers = setting_handlers(camera, fixed=FIXED_SETTINGS)
-            if truth_numbers is not None:
-                handlers["truth"] = lambda frame=None: _truth(camera, truth_numbers, frame)
-            ctx.send(answer(message, handlers, "camera"))
+        if requests.serve(ctx, message):
             continue
         if not acquiring:
             continue
@@ -140,10 +139,7 @@ def _stream(
             and video.get_unread_stack_count() >= video.n_stacks - 1
         ):
             video.read_stack_no_return()
-        if truth_numbers is not None:
-            truth_numbers[next_number] = frame.number
-            if len(truth_numbers) > TRUTH_FRAMES:
-                truth_numbers.popitem(last=False)
+        camera_numbers.add(next_number, frame.number)
         try:
             video.write_image_and_timestamp(frame.image, frame.timestamp, next_number)
             acquired += 1
@@ -162,11 +158,38 @@ def _stream(
             window_start, window_frames = time.monotonic(), 0
 
 
-def _truth(camera: Any, numbers: OrderedDict[int, int], frame: int | None) -> dict[str, Any]:
-    """Ground truth of frame ``frame`` (this worker's numbering; None: the newest)."""
-    if frame is None and numbers:
-        frame = next(reversed(numbers))
-    truth = camera.truth_dict(numbers[frame]) if frame in numbers else None
-    if truth is None:
-        raise ValueError(f"no ground truth for frame {frame} (not simulated, or too old)")
-    return {**truth, "frame": frame}
+class _FrameMap:
+    """The camera's own number of each of the newest ``size`` frames (daemon numbering)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.daemon = np.full(size, -1, dtype=np.int64)
+        self.camera = np.zeros(size, dtype=np.int64)
+        self.newest = -1
+
+    def add(self, daemon_number: int, camera_number: int) -> None:
+        self.daemon[daemon_number % self.size] = daemon_number
+        self.camera[daemon_number % self.size] = camera_number
+        self.newest = daemon_number
+
+    def camera_number(self, frame: int | None) -> tuple[int, int]:
+        """(daemon number, camera number) of ``frame`` (None: the newest); ValueError if it is
+        not kept (too old, or not acquired yet)."""
+        if frame is None and self.newest < 0:
+            raise ValueError("no frame acquired yet")
+        frame = self.newest if frame is None else int(frame)
+        if frame < 0 or self.daemon[frame % self.size] != frame:
+            raise ValueError(f"frame {frame} is not among the newest {self.size} frames")
+        return frame, int(self.camera[frame % self.size])
+
+    def translating(self, handler: Handler) -> Handler:
+        """``handler`` with its ``frame`` argument (if any) in the camera's numbering."""
+
+        def call(**args: Any) -> Any:
+            if "frame" not in args:
+                return handler(**args)
+            frame, number = self.camera_number(args.pop("frame"))
+            result = handler(frame=number, **args)
+            return {**result, "frame": frame} if isinstance(result, dict) else result
+
+        return call

@@ -34,7 +34,7 @@ from ..hardware.config import DeviceSpec, create_device
 from ..hardware.errors import HardwareError
 from ..hardware.motors import Motor, MotorState
 from ..ipc import Request, Shutdown, Stats
-from ._device_requests import Handler, answer, setting_handlers
+from ._requests import RequestHandlers, device_command_handlers, setting_handlers
 from ._runtime import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -126,15 +126,16 @@ class _MotorLoop:
         self.last_active = time.monotonic()  # last time the motor moved or was commanded
         self.error: str | None = None  # the sampling error being reported, if any
         self.settle_pending = False  # a motion request was answered; report when at rest
-        self.handlers: dict[str, Handler] = {
-            **setting_handlers(motor),
+        self.requests = RequestHandlers(motor.name, setting_handlers(motor))
+        self.requests.add(device_command_handlers(motor))
+        self.requests.add({
             "describe": self._describe,
             "move": lambda position: self._moved(motor.move_to(position)),
             "move_by": lambda delta: self._moved(motor.move_by(delta)),
             "stop": lambda: self._moved(motor.stop()),
             "home": lambda: self._moved(motor.home()),
             "state": lambda: state_dict(motor.state(), motor.unit),
-        }
+        })  # fmt: skip
 
     def run(self) -> None:
         motor = self.motor
@@ -154,12 +155,11 @@ class _MotorLoop:
             message = self.ctx.receive(timeout=max(0.0, next_due - time.monotonic()))
             if isinstance(message, Shutdown):
                 return
-            if isinstance(message, Request):
-                self.ctx.send(answer(message, self.handlers, motor.name))
-                if message.command in MOTION_REQUESTS:
-                    self.settle_pending = True
-                    self.last_active = time.monotonic()
-                    next_due = self.last_active  # show the new motion at once, at the fast rate
+            self.requests.serve(self.ctx, message)
+            if isinstance(message, Request) and message.command in MOTION_REQUESTS:
+                self.settle_pending = True
+                self.last_active = time.monotonic()
+                next_due = self.last_active  # show the new motion at once, at the fast rate
             # Pause/Resume concern the camera; nothing else is expected.
 
     def _current_period(self, now: float) -> float:

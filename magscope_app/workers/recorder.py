@@ -16,9 +16,10 @@ In the video modes ``/frames`` lists the same frames as ``/video/index`` (rows o
 the recording's first video frame are dropped; at the end the recorder waits for the rows of the
 last video frame and drops later ones), unless the recording stopped on an error.
 
-Messages from the manager (all :class:`~magscope_app.ipc.Request`):
+Requests from the manager (served by :class:`~magscope_app.workers._requests.RequestHandlers`):
 
-* ``log`` (request id 0, no reply): ``{time, level, source, text}`` -> the file's /log;
+* ``log`` (a :class:`~magscope_app.ipc.Notify`, no reply): ``{time, level, source, text}`` ->
+  the file's /log;
 * ``stop`` ``{reason}``: write the rest, close with that stop reason, reply with the final stats;
 * ``stats``: reply with the current stats.
 
@@ -36,10 +37,12 @@ import time
 from typing import Any
 
 from ..buffers import BeadRoiBuffer, MatrixBuffer, RecorderOverrun, VideoBuffer
-from ..ipc import Reply, Request, Shutdown, Stats
-from ..recording import RecordingError, RecordingWriter, StopReason, ZLut
+from ..ipc import RecorderState, Shutdown, Stats
+from ..recording import RecordingError, RecordingWriter, StopReason
+from ..tracking import ZLUT
 from ._record_sources import RoiWatcher, RowSource, describe_sources
 from ._record_video import VideoGap, VideoRecording
+from ._requests import RequestHandlers
 from ._runtime import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -70,7 +73,7 @@ class Recorder:
         buffers: dict[str, Any],
         settings: dict[str, Any],
         hardware: dict[str, Any],
-        zluts: list[dict[str, Any]],
+        zluts: dict[int | None, ZLUT],
         interval_s: float,
         video: dict[str, Any] | None = None,
     ) -> None:
@@ -82,12 +85,19 @@ class Recorder:
         self.sources: list[RowSource] = []
         self.rois: RoiWatcher | None = None
         self.video: VideoRecording | None = None
-        self.state = "starting"
+        self.state = RecorderState.STARTING
         self.error: str | None = None
         self.stop_reason: str | None = None
         self._window = (time.monotonic(), 0, 0)
         self._rates = {"frames_per_s": 0.0, "tracks_per_s": 0.0}
         self._back_pressure_warned = False
+        self.over = False  # the recording is closed (or failed): the worker exits
+        self._stop_error: RecordingError | None = None
+        self.requests = RequestHandlers(
+            "recorder",
+            {"log": self._on_log, "stop": self._on_stop, "stats": self.stats},
+            expected=(RecordingError,),
+        )
 
         try:
             self._open(
@@ -106,7 +116,7 @@ class Recorder:
         buffers: dict[str, Any],
         settings: dict[str, Any],
         hardware: dict[str, Any],
-        zluts: list[dict[str, Any]],
+        zluts: dict[int | None, ZLUT],
         video_options: dict[str, Any],
     ) -> None:
         def attach(cls: type, **kw: Any) -> Any:
@@ -146,11 +156,11 @@ class Recorder:
             settings=settings,
             hardware=hardware,
             rois=start_rois,
-            zluts=[ZLut(time=self.start_time, **lut) for lut in zluts],
+            zluts=zluts,
             video=self.video.spec if self.video is not None else None,
             start_time=self.start_time,
         )
-        self.state = "recording"
+        self.state = RecorderState.RECORDING
         self.writer.log(
             f"recording started: mode {mode}, duration "
             f"{'unlimited' if duration_s is None else f'{duration_s:g} s'}, buffers "
@@ -246,38 +256,34 @@ class Recorder:
         )
         log.error("%s", text)
         self.close(StopReason.ERROR, text)
-        self.state, self.error = "error", text
+        self.state, self.error = RecorderState.ERROR, text
 
     def handle(self, message: Any) -> bool:
         """Handle one manager message; True when the recording is over."""
         if isinstance(message, Shutdown):
             self.close(StopReason.ERROR, "the daemon stopped the recorder without record_stop")
             return True
-        if not isinstance(message, Request):
-            return False
-        if message.command == "log":
-            a = message.args
-            self.writer.log(
-                str(a.get("text", "")),
-                level=str(a.get("level", "info")),
-                source=str(a.get("source", "daemon")),
-                time=a.get("time"),
-            )
-            return False
-        if message.command == "stop":
-            reason = StopReason(message.args.get("reason", StopReason.USER.value))
-            try:
-                self.finish(reason)
-            except RecordingError as e:
-                self.ctx.send(Reply(message.request_id, error=str(e)))
-                raise
-            self.ctx.send(Reply(message.request_id, self.stats()))
-            return True
-        if message.command == "stats":
-            self.ctx.send(Reply(message.request_id, self.stats()))
-        elif message.request_id:
-            self.ctx.send(Reply(message.request_id, error=f"unknown command {message.command!r}"))
-        return False
+        self.requests.serve(self.ctx, message)
+        if self._stop_error is not None:
+            raise self._stop_error
+        return self.over
+
+    def _on_log(
+        self, text: str = "", level: str = "info", source: str = "daemon", time: Any = None
+    ) -> None:
+        self.writer.log(str(text), level=str(level), source=str(source), time=time)
+
+    def _on_stop(self, reason: str = StopReason.USER.value) -> dict[str, Any]:
+        """Write the rest and close with ``reason``; the final stats."""
+        stop_reason = StopReason(reason)
+        try:
+            self.finish(stop_reason)
+        except RecordingError as e:
+            self._stop_error = e  # answered to the manager, then ends the worker
+            raise
+        finally:
+            self.over = True
+        return self.stats()
 
     def finish(self, reason: StopReason) -> None:
         """Write everything up to now and close with ``reason`` (unless :meth:`stop_video` already
@@ -301,7 +307,7 @@ class Recorder:
         self.writer.log(summary, source="recorder")
         self.writer.close(reason)
         self.stop_reason = reason.value
-        self.state = "finished"
+        self.state = RecorderState.FINISHED
 
     # -- reporting --------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -360,12 +366,14 @@ def run(ctx: WorkerContext, **kwargs: Any) -> None:
         recorder = Recorder(ctx, **kwargs)
     except (RecordingError, ValueError, FileNotFoundError) as e:
         log.error("recording not started: %s", e)
-        ctx.send(Stats(ctx.name, {"state": "error", "error": f"recording not started: {e}"}))
+        ctx.send(
+            Stats(ctx.name, {"state": RecorderState.ERROR, "error": f"recording not started: {e}"})
+        )
         return
     try:
         _record(ctx, recorder)
     except RecordingError as e:
-        recorder.state, recorder.error = "error", str(e)
+        recorder.state, recorder.error = RecorderState.ERROR, str(e)
         recorder.stop_reason = StopReason.ERROR.value
         log.error("%s", e)
     finally:

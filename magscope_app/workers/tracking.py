@@ -10,15 +10,16 @@ every bead ROI of the BeadRoiBuffer (re-read only when its ``version`` changes),
 frame edge are tracked on a ROI padded with the frame's median and flagged ``AT_EDGE``; failed
 fits are flagged ``FIT_FAILED``; every bead gets a row in every frame.
 
-Messages (:class:`~magscope_app.ipc.Request` ``command`` and ``args``; each is answered by a
-:class:`~magscope_app.ipc.Reply`, ``result`` a dict or ``error`` a text):
+Requests (``command`` and ``args`` of a :class:`~magscope_app.ipc.Request`, answered by a
+:class:`~magscope_app.ipc.Reply` with a dict or an error text, or of a
+:class:`~magscope_app.ipc.Notify`, not answered):
 
 ``configure``
     Any of: ``roi_size`` (int, px), ``pixel_size_nm`` (float), ``settings`` (dict of
-    :class:`TrackingSettings` fields), ``profile_bead`` (int or None), ``zluts`` (list of
-    ``{"bead": int | None, "z_nm": (m,) array, "profiles": (m, n_bins) array}``: replaces every
-    LUT; ``bead`` None is the default LUT for beads without their own). Sent at every (re)start.
-``set_zlut``  ``{bead: int | None, z_nm, profiles}``: add or replace one LUT.
+    :class:`TrackingSettings` fields), ``profile_bead`` (int or None), ``zluts`` (dict bead id ->
+    :class:`~magscope_app.tracking.ZLUT`: replaces every LUT; bead None is the default LUT for
+    beads without their own). Sent (as a Notify) at every (re)start.
+``set_zlut``  ``{bead: int | None, lut: ZLUT}``: add or replace one LUT.
 ``unload_zlut``  ``{bead: int | None | "all"}``: drop one LUT (``"all"``: every LUT).
 ``sweep_attach``  ``{name: str = "ZLUTSweepDataset"}``: attach to a Z-LUT sweep dataset (its
     lock must have been created by the manager before the workers started; the tracking service
@@ -54,9 +55,10 @@ from ..buffers import (
     ZLUTSweepDataset,
 )
 from ..buffers.layouts import TRACK_COLUMNS, TrackFlags
-from ..ipc import Reply, Request, Shutdown, Stats
+from ..ipc import Shutdown, Stats
 from ..tracking import ZLUT, TrackingSettings, ZLUTSet, track_xyz
 from ._crop import RoiCropper
+from ._requests import RequestHandlers
 from ._runtime import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,17 @@ class TrackingJob:
         self.sweep: _Sweep | None = None
         self.counts = {"stacks": 0, "frames": 0, "rows": 0, "rois": 0}
         self.latency_hist = np.zeros(len(LATENCY_EDGES_S) + 1, dtype=np.int64)
+        self.requests = RequestHandlers(
+            ctx.name,
+            {
+                "configure": self._on_configure,
+                "set_zlut": self._on_set_zlut,
+                "unload_zlut": self._on_unload_zlut,
+                "sweep_attach": self._on_sweep_attach,
+                "sweep_step": self._on_sweep_step,
+                "sweep_detach": self._on_sweep_detach,
+            },
+        )
 
     def close(self) -> None:
         if self.sweep is not None:
@@ -145,29 +158,18 @@ class TrackingJob:
         for buffer in (self.video, self.tracks, self.rois, self.profile):
             buffer.close()
 
-    # -- messages -------------------------------------------------------------------------------
-    def handle(self, request: Request) -> None:
-        handler = getattr(self, f"_on_{request.command}", None)
-        try:
-            if handler is None:
-                raise ValueError(f"unknown tracking worker request {request.command!r}")
-            reply = Reply(request.request_id, handler(**request.args))
-        except Exception as exc:  # answered, never fatal: the manager reports the error
-            reply = Reply(request.request_id, error=f"{type(exc).__name__}: {exc}")
-        self.ctx.send(reply)
-
+    # -- requests -------------------------------------------------------------------------------
     def _on_configure(
         self,
         roi_size: int | None = None,
         pixel_size_nm: float | None = None,
         settings: dict[str, Any] | None = None,
         profile_bead: int | str | None = "keep",
-        zluts: list[dict[str, Any]] | None = None,
+        zluts: dict[int | None, ZLUT] | None = None,
     ) -> dict[str, Any]:
         new_settings = TrackingSettings(**settings) if settings is not None else self.settings
-        luts = self.luts
-        if zluts is not None:
-            luts = {d["bead"]: ZLUT(d["z_nm"], d["profiles"], new_settings) for d in zluts}
+        luts = self.luts if zluts is None else dict(zluts)
+        self._check_luts(luts, new_settings)
         self.settings = new_settings
         self._set_luts(luts)
         if roi_size is not None:
@@ -179,18 +181,22 @@ class TrackingJob:
             self.profile_bead = None if profile_bead is None else int(profile_bead)
         return {"luts": len(self.luts)}
 
-    def _set_luts(self, luts: dict[int | None, ZLUT]) -> None:
+    @staticmethod
+    def _check_luts(luts: dict[int | None, ZLUT], settings: TrackingSettings) -> None:
         for lut in luts.values():
-            if not lut.settings.same_profiles(self.settings):
+            if not isinstance(lut, ZLUT) or not lut.settings.same_profiles(settings):
                 raise ValueError("a Z-LUT was made with other profile settings")
+
+    def _set_luts(self, luts: dict[int | None, ZLUT]) -> None:
+        self._check_luts(luts, self.settings)
         per_bead = {b: lut for b, lut in luts.items() if b is not None}
         self.lut_set = ZLUTSet(per_bead, luts.get(None)) if luts else None
         self.luts = luts
         for lut in self.lut_set.all() if self.lut_set is not None else ():
             lut.lookup(lut.profiles[:1])  # compile/load the z kernels now, not mid-stream
 
-    def _on_set_zlut(self, bead: int | None, z_nm: Any, profiles: Any) -> dict[str, Any]:
-        self._set_luts({**self.luts, bead: ZLUT(z_nm, profiles, self.settings)})
+    def _on_set_zlut(self, bead: int | None, lut: ZLUT) -> dict[str, Any]:
+        self._set_luts({**self.luts, bead: lut})
         return {"luts": len(self.luts)}
 
     def _on_unload_zlut(self, bead: int | str | None = "all") -> dict[str, Any]:
@@ -297,12 +303,18 @@ class TrackingJob:
                     self.profile.write_profile(float(timestamps[-1]), self.profile_bead, profile)
 
     def warm_up(self) -> None:
-        """Compile/load the tracking kernels before the first real stack."""
+        """Compile/load the tracking and Z-LUT kernels before the first real stack (so that the
+        first ``configure`` with LUTs is quick too)."""
         size = self.cropper.size
-        yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
-        ring = 1000.0 + 300.0 * np.cos(np.hypot(xx, yy) / 1.5) * np.exp(-np.hypot(xx, yy) / 8)
+        r = np.hypot(*(np.mgrid[:size, :size] - (size - 1) / 2))
+        rings = [1000.0 + 300.0 * np.cos(r / p) * np.exp(-r / 8) for p in (1.4, 1.5, 1.6)]
         for dtype in (self.video.dtype, np.float32):  # plain crops, padded crops
-            track_xyz(np.stack([ring, ring]).astype(dtype), settings=self.settings)
+            result = track_xyz(np.stack(rings).astype(dtype), settings=self.settings)
+        try:
+            lut = ZLUT(np.array([0.0, 100.0, 200.0]), result.profiles, self.settings)
+            lut.lookup(result.profiles[:1])
+        except ValueError as exc:  # e.g. a profile without coverage: compiled at first use
+            log.info("Z-LUT kernels not warmed up: %s", exc)
 
     def stats(self, rate: float) -> Stats:
         values: dict[str, Any] = dict(self.counts)
@@ -327,8 +339,7 @@ def _loop(ctx: WorkerContext, job: TrackingJob, stack_ready: Any) -> None:
     while (message := ctx.receive(timeout=0)) is not None:
         if isinstance(message, Shutdown):
             return
-        if isinstance(message, Request):
-            job.handle(message)
+        job.requests.serve(ctx, message)
     job.warm_up()
     ctx.ready(pid_claims=True)
     last_report, last_rois = time.monotonic(), 0
@@ -338,8 +349,7 @@ def _loop(ctx: WorkerContext, job: TrackingJob, stack_ready: Any) -> None:
         while (message := ctx.receive(timeout=0)) is not None:
             if isinstance(message, Shutdown):
                 return
-            if isinstance(message, Request):
-                job.handle(message)
+            job.requests.serve(ctx, message)
         # One stack per turn, so requests and stats are served even when the worker is behind.
         if busy or stack_ready.acquire(timeout=WAIT_S):
             busy = job.track_next()

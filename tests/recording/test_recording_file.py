@@ -16,13 +16,13 @@ from magscope_app.recording import (
     RecordingWriter,
     StopReason,
     VideoSpec,
-    ZLut,
     inspect_summary,
     open_recording,
     schema,
     summarize,
     verify,
 )
+from magscope_app.tracking import ZLUT, TrackingSettings
 
 N_BEADS = 5
 
@@ -81,13 +81,13 @@ def test_late_rows_are_written_not_dropped(tmp_path):
 
 def test_everything_else_round_trips(tmp_path):
     path = tmp_path / "all.h5"
-    lut = ZLut(bead=2, z=np.linspace(0, 900, 10), profiles=np.arange(40.0).reshape(10, 4),
-               settings={"step_nm": 100, "bins": 4}, time=50.0)  # fmt: skip
+    lut_settings = TrackingSettings(radial_step_px=1.0, radial_max_px=4.0)  # 5 bins
+    lut = ZLUT(np.linspace(0, 900, 10), np.arange(1.0, 51.0).reshape(10, 5), lut_settings)
     settings = {"camera": {"exposure_ms": 1.0}, "beads": [1, 2]}
     hardware = {"camera": "simulated", "motors": ["magnet_z", "focus"]}
     with RecordingWriter(
         path, instance="scope7", motors={"magnet_z": "mm", "focus": "um"}, settings=settings,
-        hardware=hardware, rois={1: (0, 32, 10, 42), 2: (100, 132, 5, 37)}, zluts=[lut],
+        hardware=hardware, rois={1: (0, 32, 10, 42), 2: (100, 132, 5, 37)}, zluts={2: lut},
         start_time=99.0,
     ) as w:  # fmt: skip
         w.append_frames(np.array([[100.0, 0, 0], [100.001, 1, 0], [100.003, 3, 1]]))
@@ -118,10 +118,10 @@ def test_everything_else_round_trips(tmp_path):
         with pytest.raises(KeyError):
             r.motor("rotation")
         luts = r.zluts()
-        assert [(x.bead, x.time) for x in luts] == [(2, 50.0), (1, 101.0), (2, 102.0)]
+        assert [(x.bead, x.time) for x in luts] == [(2, 99.0), (1, 101.0), (2, 102.0)]
         np.testing.assert_array_equal(luts[0].profiles, lut.profiles)
-        np.testing.assert_array_equal(luts[0].z, lut.z)
-        assert luts[0].settings == {"step_nm": 100, "bins": 4}
+        np.testing.assert_array_equal(luts[0].z, lut.z_nm)
+        assert TrackingSettings(**luts[0].settings) == lut_settings
         newest = r.zlut(2)
         assert (
             newest is not None and newest.profiles.shape == (5, 3) and newest.settings == {"v": 2}
