@@ -10,7 +10,7 @@ import numpy as np
 
 from magscope_app.buffers.layouts import TrackFlags
 
-from .profiles import _as_stack
+from .profiles import _checked_stack
 from .settings import TrackingSettings
 from .xy import track_xy
 from .zlut import ZLUT, ZLUTSet
@@ -82,7 +82,7 @@ def track_xyz(
         settings = lut_settings or TrackingSettings()
     elif lut_settings is not None and not lut_settings.same_profiles(settings):
         raise ValueError("the Z-LUT was made with other profile settings than the ones given")
-    stack = _as_stack(rois)
+    stack = _checked_stack(rois)
     n = stack.shape[0]
     x, y, profiles, failed = track_xy(stack, settings, xy0=xy0)
     z = np.full(n, np.nan)

@@ -145,7 +145,7 @@ def test_lut_is_only_valid_with_its_settings(lut):
         ZLUTSet({1: lut}, default=_clean_lut(settings=other))
     assert lut.settings == SETTINGS
     # the xy-fit settings do not change the profiles: the LUT stays valid with other values
-    xy_only = replace(SETTINGS, xy_iterations=2, xy_tolerance_px=1e-3, guess_window_px=4.0)
+    xy_only = replace(SETTINGS, xy_iterations=2, xy_tolerance_px=1e-3, guess_tolerance_px=0.3)
     result = track_xyz(rois, lut, settings=xy_only)
     assert result.ok.all() and abs(result.z[0]) < 5.0
 
