@@ -74,7 +74,8 @@ def track_xyz(
     (default ``0 .. n-1``). ``settings``: defaults to the LUTs' settings, else
     ``TrackingSettings()``; a LUT made with other profile settings raises ValueError.
     ``xy0``: optional (n, 2) starting centres (x, y) in px (e.g. each bead's previous result;
-    saves the first guess). NaN rows, or centres outside the ROI, use the first guess.
+    saves fit steps). NaN rows, or centres farther than ``settings.guess_tolerance_px`` from the
+    bead's centre of symmetry (the first guess, always computed), start from that centre.
     """
     luts = _as_lut_set(zlut)
     lut_settings = luts.settings if luts is not None else None
