@@ -44,7 +44,7 @@ class TrackingSettings:
     xy_radius_px: float = 45.0
     xy_iterations: int = 4
     xy_tolerance_px: float = 0.02
-    xy_tolerance_sigma: float = 0.5
+    xy_tolerance_sigma: float = 1.0
     guess_tolerance_px: float = 0.5
     profile_regularization: float = 1e-3
     min_coverage: float = 0.3
