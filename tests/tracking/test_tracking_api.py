@@ -180,6 +180,10 @@ def test_settings_validation():
         TrackingSettings(radial_max_px=0.5)
     with pytest.raises(ValueError):
         TrackingSettings(xy_iterations=0)
+    with pytest.raises(ValueError, match="guess_tolerance_px"):
+        TrackingSettings(guess_tolerance_px=0)
+    with pytest.raises(ValueError, match="xy_tolerance_sigma"):
+        TrackingSettings(xy_tolerance_sigma=-1)
     s = TrackingSettings()
     assert s.n_bins == len(s.radii_px) and s.radii_px[-1] == pytest.approx(s.radial_max_px)
 
