@@ -12,9 +12,10 @@ with ``f = 1`` far from the bead; ``z`` (nm) runs from focus (0) to the far end 
 * ``low_contrast``: Fresnel-like chirped rings (phase ``pi r^2 / q(z)`` plus a phase that turns
   the centre from bright to dark and back over the range) at contrast 0.1.
 
-Ring periods stay above ~7 px where the envelope is bright: finer rings (3.5–7 px) are still
-found and tracked without loss, but at 10,000 photons/px the tracker's linear-spline radial model
-then limits the xy precision to 1.3–1.7 x the bound.
+Ring periods stay above ~7 px where the envelope is bright: finer rings are still tracked
+without loss at 1,000 and 10,000 photons/px (and within 1.25 x the bound at 1,000), but at
+10,000 the tracker's linear-spline radial model limits the xy precision to 1.4–1.7 x the bound
+for periods of 5–6 px and about 4 x for 3.5–4 px.
 
 Coordinates: x = column, y = row, px, origin at the centre of pixel (0, 0). Everything is
 vectorised over beads: ``expected_rois`` makes (n, h, w) float64 images in one call. The
