@@ -19,86 +19,51 @@ FAILED = 1
 
 
 @njit(cache=True)
-def first_guess(roi, half, window, integ):
-    """Centre of the dark central spot of a ring image: (cx, cy), or NaNs.
-
-    The image is box-filtered (half-width ``half`` px); the darkest point is refined by three
-    passes of a centroid of ``max(0, threshold - I)`` within ``window`` px, where the threshold
-    lies halfway between the darkest smoothed value and the ROI mean (the background).
-    ``integ`` is a work array (>= h + 2, >= w + 1) for the integral image.
-    """
-    h, w = roi.shape
-    for j in range(w + 1):
-        integ[0, j] = 0.0
-    for i in range(1, h + 1):
-        integ[i, 0] = 0.0
+def _mirror_pair_sum(lines, s, lo, hi, mean):
+    """Sum of ``(v[j] - mean) * (v[s - j] - mean)`` over the lines ``v`` (rows of ``lines``)
+    and the ``j`` in [lo, hi) whose mirror ``s - j`` lies in the line."""
+    k, m = lines.shape
     total = 0.0
-    for i in range(h):
-        row = 0.0
-        for j in range(w):
-            row += roi[i, j]
-            integ[i + 1, j + 1] = integ[i, j + 1] + row
-        total += row
-    mean = total / (h * w)
-    best = np.inf
-    bi = h // 2
-    bj = w // 2
-    vals = integ[h + 1]  # one row of box means
-    for i in range(h):
-        i0 = max(i - half, 0)
-        i1 = min(i + half + 1, h)
-        top = integ[i0]
-        bottom = integ[i1]
-        inv_rows = 1.0 / (i1 - i0)
-        # interior columns: a full box, a loop without divisions that vectorises
-        inv_area = inv_rows / (2 * half + 1)
-        for j in range(half, w - half):
-            vals[j] = bottom[j + half + 1] - top[j + half + 1] - bottom[j - half] + top[j - half]
-            vals[j] *= inv_area
-        for j in range(min(half, w)):  # the edge columns, with a clipped box
-            for jj in (j, w - 1 - j):
-                j0 = max(jj - half, 0)
-                j1 = min(jj + half + 1, w)
-                vals[jj] = (bottom[j1] - top[j1] - bottom[j0] + top[j0]) * inv_rows / (j1 - j0)
-        for j in range(w):
-            if vals[j] < best:
-                best = vals[j]
-                bi = i
-                bj = j
-    thr = 0.5 * (best + mean)
-    cx = float(bj)
-    cy = float(bi)
-    r2max = window * window
-    for _ in range(3):
-        i0 = max(math.floor(cy - window), 0)
-        i1 = min(math.ceil(cy + window) + 1, h)
-        j0 = max(math.floor(cx - window), 0)
-        j1 = min(math.ceil(cx + window) + 1, w)
-        sw = 0.0
-        sx = 0.0
-        sy = 0.0
-        for i in range(i0, i1):
-            dy = i - cy
-            for j in range(j0, j1):
-                dx = j - cx
-                if dx * dx + dy * dy > r2max:
-                    continue
-                d = thr - roi[i, j]
-                if d > 0.0:
-                    sw += d
-                    sx += d * j
-                    sy += d * i
-        if sw <= 0.0:
-            return np.nan, np.nan
-        cx = sx / sw
-        cy = sy / sw
-    return cx, cy
+    for i in range(k):
+        v = lines[i]
+        for j in range(max(lo, s - m + 1), min(hi, s + 1)):
+            total += (v[j] - mean) * (v[s - j] - mean)
+    return total
 
 
 @njit(cache=True)
-def _aligned(start, stride):
-    """Smallest multiple of ``stride`` >= ``start`` (start >= 0)."""
-    return ((start + stride - 1) // stride) * stride
+def symmetry_centres(lines, corr, out):
+    """Centres (px) of mirror symmetry of stacks of lines, from their circular correlations.
+
+    ``lines`` (n, k, m): k lines (image rows, or sums of rows) of m pixels per ROI; ``corr``
+    (n, m): for each shift s, ``sum over lines of sum_j v[j] v[(s - j) mod m]`` (means removed).
+    Lines symmetric about c make ``corr`` peak at s = 2c; the peak is refined by a parabola
+    through its neighbours. Of the two centres the circular correlation cannot tell apart
+    (``s / 2`` and ``(s + m) / 2``), the one whose mirror pairs inside the lines agree best
+    (largest sum of products) is written to ``out`` (n,); NaN when ``corr`` is not finite.
+    """
+    n_roi, _, m = lines.shape
+    for r in range(n_roi):
+        c = corr[r]
+        q = 0
+        for t in range(1, m):
+            if c[t] > c[q]:
+                q = t
+        cm = c[(q - 1) % m]
+        c0 = c[q]
+        cp = c[(q + 1) % m]
+        if not math.isfinite(c0):  # NaN or infinite pixels: no guess, so no fit
+            out[r] = np.nan
+            continue
+        d = cm - 2.0 * c0 + cp
+        s = float(q)
+        if d < 0.0:
+            s += 0.5 * (cm - cp) / d
+        mean = lines[r].mean()
+        # pairs summing to q use pixels 0 .. q; those summing to q + m use q + 1 .. m - 1
+        low = _mirror_pair_sum(lines[r], q, 0, q + 1, mean)
+        high = _mirror_pair_sum(lines[r], q + m, q + 1, m, mean)
+        out[r] = 0.5 * s if low >= high else 0.5 * (s + m)
 
 
 @njit(cache=True)
@@ -125,10 +90,9 @@ def _solve_profile(n, reg, data_diag, off, rhs, coef, diag):
 
 
 @njit(cache=True, fastmath=True)
-def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, stride):
+def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf):
     """Least-squares linear-spline radial profile about (cx, cy); writes ``coef`` (n,).
 
-    Uses the pixels whose row and column are multiples of ``stride`` (1: every pixel).
     ``data_diag`` receives the pixel part of the normal matrix diagonal. ``diag``, ``off``,
     ``rhs`` are work arrays of length n, n - 1, n; ``ubuf`` one of length >= w. A first-difference
     penalty of weight ``reg`` fixes nodes with no pixels.
@@ -143,26 +107,26 @@ def fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, 
     rmax = nm1 * dr
     rmax2 = rmax * rmax
     inv_dr = 1.0 / dr
-    i0 = _aligned(max(math.ceil(cy - rmax), 0), stride)
+    i0 = max(math.ceil(cy - rmax), 0)
     i1 = min(math.floor(cy + rmax) + 1, h)
-    for i in range(i0, i1, stride):
+    for i in range(i0, i1):
         dy = i - cy
         dy2 = dy * dy
         rem = rmax2 - dy2
         if rem < 0.0:
             continue
         half = math.sqrt(rem)
-        j0 = _aligned(max(math.ceil(cx - half), 0), stride)
+        j0 = max(math.ceil(cx - half), 0)
         j1 = min(math.floor(cx + half) + 1, w)
         # distances first (a loop the compiler vectorises), then the scatter into the nodes;
-        # ubuf[q] belongs to column j0 + q * stride
-        m = (j1 - j0 + stride - 1) // stride
+        # ubuf[q] belongs to column j0 + q
+        m = j1 - j0
         for q in range(m):
-            dx = j0 + q * stride - cx
+            dx = j0 + q - cx
             ubuf[q] = math.sqrt(dx * dx + dy2) * inv_dr
         row = roi[i]
         for q in range(m):
-            j = j0 + q * stride
+            j = j0 + q
             u = ubuf[q]
             k = int(u)
             if k >= nm1:
@@ -198,16 +162,19 @@ def _solve_tridiagonal(n, diag, off, rhs, ncols, cp, dp):
 
 
 @njit(cache=True, fastmath=True)
-def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, ubuf, ibuf, stride):
+def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, ubuf, ibuf):
     """One joint Gauss–Newton step of the centre and the profile spline ``coef`` (in place).
 
     Model ``I(p) = S(|p - c|)`` with S the linear spline ``coef``; weights 1 / S (Poisson).
     The profile block (tridiagonal) is eliminated, so the centre step uses the reduced Hessian
     (it accounts for the profile following the centre, e.g. over partly covered outer annuli).
-    Uses the pixels whose row and column are multiples of ``stride``.
-    Returns (dx, dy, ok); ``coef`` becomes the profile about the new centre (to first order in
-    the step). ``rhs`` is (n, 3); ``cp``, ``dp``, ``bxs``, ``bys`` are work arrays (n,);
-    ``ubuf``, ``ibuf`` work arrays (>= w).
+    Returns (dx, dy, ok, var): the step, whether it could be taken (not for an image without
+    features), and the larger variance (px²) of the centre: the inverse reduced Hessian scaled
+    by the reduced chi-square of the model at the current centre (whatever the camera's gain;
+    a scale for the stopping rule only: model misfit inflates it and a fit to noise at a few
+    photons per pixel deflates it). ``coef`` becomes the profile
+    about the new centre (to first order in the step). ``rhs`` is (n, 3); ``cp``, ``dp``,
+    ``bxs``, ``bys`` are work arrays (n,); ``ubuf``, ``ibuf`` work arrays (>= w).
     """
     h, w = roi.shape
     for k in range(n):
@@ -226,28 +193,31 @@ def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, 
     hyy = 0.0
     bx = 0.0
     by = 0.0
-    i0 = _aligned(max(math.ceil(cy - rmax), 0), stride)
+    chi2 = 0.0
+    total = 0.0
+    npix = 0
+    i0 = max(math.ceil(cy - rmax), 0)
     i1 = min(math.floor(cy + rmax) + 1, h)
-    for i in range(i0, i1, stride):
+    for i in range(i0, i1):
         dy = i - cy
         dy2 = dy * dy
         rem = rmax2 - dy2
         if rem < 0.0:
             continue
         half = math.sqrt(rem)
-        j0 = _aligned(max(math.ceil(cx - half), 0), stride)
+        j0 = max(math.ceil(cx - half), 0)
         j1 = min(math.floor(cx + half) + 1, w)
         # distances and inverse distances first (vectorised), then the scatter into the nodes;
-        # ubuf[q], ibuf[q] belong to column j0 + q * stride
-        m = (j1 - j0 + stride - 1) // stride
+        # ubuf[q], ibuf[q] belong to column j0 + q
+        m = j1 - j0
         for q in range(m):
-            dx = j0 + q * stride - cx
+            dx = j0 + q - cx
             rho = math.sqrt(dx * dx + dy2)
             ubuf[q] = rho
             ibuf[q] = 1.0 / rho if rho > 1e-9 else 0.0
         row = roi[i]
         for q in range(m):
-            j = j0 + q * stride
+            j = j0 + q
             v = row[j]
             u = ubuf[q] * inv_dr
             k = int(u)
@@ -262,6 +232,9 @@ def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, 
                 continue
             wgt = 1.0 / s
             res = v - s
+            chi2 += wgt * res * res
+            total += s
+            npix += 1
             wg = wgt * g
             wf = wgt * f
             diag[k] += wg * g
@@ -306,13 +279,15 @@ def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, 
         bx -= bxs[k] * x0
         by -= bys[k] * x0
     det = hxx * hyy - hxy * hxy
-    if not det > 0.0:
-        return 0.0, 0.0, False
+    dof = npix - n - 2
+    # a featureless image: no curvature compared with its intensity (a scale-free test)
+    if not (det > 0.0 and dof > 0 and min(hxx, hyy) > 1e-9 * total):
+        return 0.0, 0.0, False, np.inf
     sx = (hyy * bx - hxy * by) / det
     sy = (hxx * by - hxy * bx) / det
     for k in range(n):
         coef[k] += rhs[k, 0] - rhs[k, 1] * sx - rhs[k, 2] * sy
-    return sx, sy, True
+    return sx, sy, True, chi2 / dof * max(hxx, hyy) / det
 
 
 @njit(cache=True)
@@ -338,25 +313,23 @@ def mark_uncovered(out, cx, cy, h, w, dr, n, min_coverage):
 
 
 @njit(cache=True)
-def _xy_stage(
-    roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, stride, coef, data_diag, diag, off,
-    rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
+def _fit_centre(
+    roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, tolerance_sigma, coef, data_diag, diag,
+    off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
 ):  # fmt: skip
-    """Gauss–Newton steps of the xy fit on every ``stride``-th row and column, from (cx, cy).
-
-    Fits the profile spline ``coef`` about (cx, cy) on these pixels first (a step from a profile
-    of the same pixels lands closer to the converged fit than one from a coarser stage's profile:
-    four times closer at 10,000 photons/px), then steps until a step is shorter than
-    ``tolerance`` or after ``iterations`` steps.
+    """Gauss–Newton steps of the xy fit from (cx, cy): the profile spline ``coef`` is fitted
+    about (cx, cy) first, then :func:`joint_step` is repeated until a step is shorter than
+    ``tolerance`` px and than ``tolerance_sigma`` times the centre's standard error, or
+    ``iterations`` times.
     Returns (cx, cy, ok).
     """
     h, w = roi.shape
-    fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf, stride)
+    var = np.inf
+    fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf)
     for _ in range(iterations):
-        sx, sy, good = joint_step(
-            roi, cx, cy, dr_xy, n_xy, reg, coef, diag, off, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
-            stride,
-        )  # fmt: skip
+        sx, sy, good, var = joint_step(
+            roi, cx, cy, dr_xy, n_xy, reg, coef, diag, off, rhs3, cp, dp, bxs, bys, ubuf, ibuf
+        )
         if not good or math.isnan(sx) or math.isnan(sy):
             return cx, cy, False
         step = math.sqrt(sx * sx + sy * sy)
@@ -365,15 +338,13 @@ def _xy_stage(
             sy *= 2.0 / step
             cx += sx
             cy += sy
-            fit_profile(
-                roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf, stride
-            )
+            fit_profile(roi, cx, cy, dr_xy, n_xy, reg, coef, data_diag, diag, off, rhs, ubuf)
         else:
             cx += sx
             cy += sy
         if not (-0.5 <= cx <= w - 0.5 and -0.5 <= cy <= h - 0.5):
             return cx, cy, False
-        if step < tolerance:
+        if step < tolerance and step * step < tolerance_sigma * tolerance_sigma * var:
             break
     return cx, cy, True
 
@@ -388,10 +359,10 @@ def track_xy_profiles(
     reg,
     iterations,
     tolerance,
-    coarse_tolerance,
-    n_coarse,
-    guess_half,
-    guess_window,
+    tolerance_sigma,
+    guess_x,
+    guess_y,
+    guess_tolerance,
     min_coverage,
     xy0,
     out_x,
@@ -402,12 +373,13 @@ def track_xy_profiles(
     """Track a stack of ROIs (n_roi, h, w): xy fit, then the radial profile about the centre.
 
     The xy fit is a joint Gauss–Newton fit of the centre and a profile spline with ``n_xy``
-    nodes ``dr_xy`` apart: a coarse stage on every other row and column within the first
-    ``n_coarse`` nodes (until a step is shorter than ``coarse_tolerance``), then steps on every
-    pixel until a step is shorter than ``tolerance``; each stage starts by fitting the profile
-    spline on its pixels. The output profile (``n`` nodes ``dr`` apart) is fitted about the final
-    centre. ``xy0`` (n_roi, 2): starting centres (x, y); a NaN row (or an empty ``xy0``) uses
-    the dark-spot first guess.
+    nodes ``dr_xy`` apart on every pixel (see :func:`_fit_centre`), until a step is shorter than
+    ``tolerance`` px and ``tolerance_sigma`` standard errors of the centre. It starts from
+    ``xy0`` (n_roi, 2) when that row lies within ``guess_tolerance`` px of the symmetry guess
+    (``guess_x``, ``guess_y``; an empty ``xy0`` means no starting centres), else from the
+    guess. The fit fails when it ends farther than ``guess_tolerance`` from the guess (it left
+    the bead's centre of symmetry for a local minimum). The output profile (``n`` nodes ``dr``
+    apart) is fitted about the final centre.
     Writes ``out_x``, ``out_y`` (px), ``out_profiles`` (n_roi, n; NaN for nodes whose circle is
     less than ``min_coverage`` inside the ROI) and ``out_status``.
     """
@@ -426,32 +398,26 @@ def track_xy_profiles(
     bys = np.empty(nw)
     ubuf = np.empty(w)
     ibuf = np.empty(w)
-    integ = np.empty((h + 2, w + 1))
     have_xy0 = xy0.shape[0] == n_roi
+    tol2 = guess_tolerance * guess_tolerance
     for r in range(n_roi):
         roi = rois[r]
-        cx = np.nan
-        cy = np.nan
-        if have_xy0:
+        gx = guess_x[r]
+        gy = guess_y[r]
+        cx = gx
+        cy = gy
+        if have_xy0 and (xy0[r, 0] - gx) ** 2 + (xy0[r, 1] - gy) ** 2 <= tol2:
             cx = xy0[r, 0]
             cy = xy0[r, 1]
-            if not (-0.5 <= cx <= w - 0.5 and -0.5 <= cy <= h - 0.5):
-                cx = np.nan
-        if math.isnan(cx) or math.isnan(cy):
-            cx, cy = first_guess(roi, guess_half, guess_window, integ)
         ok = not (math.isnan(cx) or math.isnan(cy))
-        if ok and coarse_tolerance > 0.0 and h >= 16 and w >= 16:
-            cx, cy, ok = _xy_stage(
-                roi, cx, cy, dr_xy, n_coarse, reg, iterations, coarse_tolerance, 2, coef_xy,
+        if ok:
+            cx, cy, ok = _fit_centre(
+                roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, tolerance_sigma, coef_xy,
                 data_diag, diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
             )  # fmt: skip
+            ok = ok and (cx - gx) ** 2 + (cy - gy) ** 2 <= tol2
         if ok:
-            cx, cy, ok = _xy_stage(
-                roi, cx, cy, dr_xy, n_xy, reg, iterations, tolerance, 1, coef_xy, data_diag,
-                diag, off, rhs, rhs3, cp, dp, bxs, bys, ubuf, ibuf,
-            )  # fmt: skip
-        if ok:
-            fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, 1)
+            fit_profile(roi, cx, cy, dr, n, reg, coef, data_diag, diag, off, rhs, ubuf)
             for k in range(n):
                 out_profiles[r, k] = coef[k]
             mark_uncovered(out_profiles[r], cx, cy, h, w, dr, n, min_coverage)
@@ -621,7 +587,7 @@ def profiles_at(rois, xs, ys, dr, n, reg, min_coverage, out_profiles):
             for k in range(n):
                 out_profiles[r, k] = np.nan
             continue
-        fit_profile(rois[r], xs[r], ys[r], dr, n, reg, coef, data_diag, diag, off, rhs, ubuf, 1)
+        fit_profile(rois[r], xs[r], ys[r], dr, n, reg, coef, data_diag, diag, off, rhs, ubuf)
         for k in range(n):
             out_profiles[r, k] = coef[k]
         mark_uncovered(out_profiles[r], xs[r], ys[r], h, w, dr, n, min_coverage)

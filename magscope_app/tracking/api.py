@@ -10,7 +10,7 @@ import numpy as np
 
 from magscope_app.buffers.layouts import TrackFlags
 
-from .profiles import _as_stack
+from .profiles import _checked_stack
 from .settings import TrackingSettings
 from .xy import track_xy
 from .zlut import ZLUT, ZLUTSet
@@ -74,7 +74,8 @@ def track_xyz(
     (default ``0 .. n-1``). ``settings``: defaults to the LUTs' settings, else
     ``TrackingSettings()``; a LUT made with other profile settings raises ValueError.
     ``xy0``: optional (n, 2) starting centres (x, y) in px (e.g. each bead's previous result;
-    saves the first guess). NaN rows, or centres outside the ROI, use the first guess.
+    saves fit steps). NaN rows, or centres farther than ``settings.guess_tolerance_px`` from the
+    bead's centre of symmetry (the first guess, always computed), start from that centre.
     """
     luts = _as_lut_set(zlut)
     lut_settings = luts.settings if luts is not None else None
@@ -82,7 +83,7 @@ def track_xyz(
         settings = lut_settings or TrackingSettings()
     elif lut_settings is not None and not lut_settings.same_profiles(settings):
         raise ValueError("the Z-LUT was made with other profile settings than the ones given")
-    stack = _as_stack(rois)
+    stack = _checked_stack(rois)
     n = stack.shape[0]
     x, y, profiles, failed = track_xy(stack, settings, xy0=xy0)
     z = np.full(n, np.nan)

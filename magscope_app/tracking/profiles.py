@@ -8,8 +8,8 @@ from . import _kernels
 from .settings import TrackingSettings
 
 
-def _as_stack(rois: np.ndarray) -> np.ndarray:
-    """(n, h, w) float64 C-contiguous view or copy of ``rois``; validates the shape."""
+def _checked_stack(rois: np.ndarray) -> np.ndarray:
+    """``rois`` as an (n, h, w) array of its own dtype (no copy); validates shape and dtype."""
     arr = np.asarray(rois)
     if arr.ndim == 2:
         arr = arr[None]
@@ -19,7 +19,12 @@ def _as_stack(rois: np.ndarray) -> np.ndarray:
         raise ValueError(f"ROIs must be at least 4 x 4 pixels, got {arr.shape[1:]}")
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"rois must be of an integer or float dtype, got {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return arr
+
+
+def _as_stack(rois: np.ndarray) -> np.ndarray:
+    """(n, h, w) float64 C-contiguous view or copy of ``rois``; validates the shape."""
+    return np.ascontiguousarray(_checked_stack(rois), dtype=np.float64)
 
 
 def profile_gram(settings: TrackingSettings) -> tuple[np.ndarray, np.ndarray]:

@@ -24,16 +24,14 @@ class TrackingSettings:
     ``xy_step_px``, ``xy_radius_px``: node spacing and outer radius (px) of the profile spline
         fitted jointly with the centre. A coarser spline converges in fewer steps; a large radius
         uses the ROI corners, which hold much of the xy information.
-    ``xy_iterations``: maximum Gauss–Newton steps of the radial-model xy fit, per stage (a coarse
-        stage on every other row and column within half of ``xy_radius_px``, then the stage on
-        every pixel).
-    ``xy_tolerance_px``: stop a stage of the xy fit after a step smaller than this (px). The
-        steps on every pixel start from a profile fitted on them and usually one is taken (it
-        is 0.005–0.01 px long after the coarse stage); for 64 x 64 ROIs at 1,000–10,000
-        photons/px it ends 2–6e-4 px from the converged fit, about a sixth of the Cramér–Rao bound,
-        adding 1–3 % to the xy standard deviation.
-    ``guess_smooth_px``: half-width of the box filter of the first guess (px).
-    ``guess_window_px``: radius of the dark-spot centroid window of the first guess (px).
+    ``xy_iterations``: maximum Gauss–Newton steps of the radial-model xy fit.
+    ``xy_tolerance_px``, ``xy_tolerance_sigma``: the xy fit stops after a step shorter than
+        ``xy_tolerance_px`` and than ``xy_tolerance_sigma`` times the fit's own standard error
+        (so bright beads, whose bound is a few thousandths of a pixel, converge further than
+        dim ones); stopping there adds a few per cent to the xy standard deviation.
+    ``guess_tolerance_px``: a fit that ends farther than this from the symmetry centre (the
+        first guess, accurate to ~0.2 px) is flagged failed, and a starting centre ``xy0``
+        farther than this from it is not used (px).
     ``profile_regularization``: weight of the first-difference penalty that fixes spline nodes
         with (almost) no pixels, relative to one pixel of full weight.
     ``min_coverage``: a profile node is NaN when less than this fraction of its circle lies in
@@ -46,8 +44,8 @@ class TrackingSettings:
     xy_radius_px: float = 45.0
     xy_iterations: int = 4
     xy_tolerance_px: float = 0.02
-    guess_smooth_px: int = 2
-    guess_window_px: float = 6.0
+    xy_tolerance_sigma: float = 1.0
+    guess_tolerance_px: float = 0.5
     profile_regularization: float = 1e-3
     min_coverage: float = 0.3
 
@@ -64,12 +62,15 @@ class TrackingSettings:
                 f"need xy_step_px > 0 and xy_radius_px >= 4 * xy_step_px, got {self.xy_step_px}, "
                 f"{self.xy_radius_px}"
             )
+        if not (self.xy_tolerance_px > 0 and self.xy_tolerance_sigma > 0):
+            raise ValueError(
+                f"xy_tolerance_px and xy_tolerance_sigma must be > 0, got {self.xy_tolerance_px}, "
+                f"{self.xy_tolerance_sigma}"
+            )
         if self.xy_iterations < 1:
             raise ValueError(f"xy_iterations must be >= 1, got {self.xy_iterations}")
-        if self.guess_smooth_px < 0:
-            raise ValueError(f"guess_smooth_px must be >= 0, got {self.guess_smooth_px}")
-        if not self.guess_window_px > 0:
-            raise ValueError(f"guess_window_px must be > 0, got {self.guess_window_px}")
+        if not self.guess_tolerance_px > 0:
+            raise ValueError(f"guess_tolerance_px must be > 0, got {self.guess_tolerance_px}")
         if self.profile_regularization < 0:
             raise ValueError("profile_regularization must be >= 0")
         if not 0 < self.min_coverage <= 1:

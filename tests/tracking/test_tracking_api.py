@@ -145,7 +145,7 @@ def test_lut_is_only_valid_with_its_settings(lut):
         ZLUTSet({1: lut}, default=_clean_lut(settings=other))
     assert lut.settings == SETTINGS
     # the xy-fit settings do not change the profiles: the LUT stays valid with other values
-    xy_only = replace(SETTINGS, xy_iterations=2, xy_tolerance_px=1e-3, guess_window_px=4.0)
+    xy_only = replace(SETTINGS, xy_iterations=2, xy_tolerance_px=1e-3, guess_tolerance_px=0.3)
     result = track_xyz(rois, lut, settings=xy_only)
     assert result.ok.all() and abs(result.z[0]) < 5.0
 
@@ -180,6 +180,10 @@ def test_settings_validation():
         TrackingSettings(radial_max_px=0.5)
     with pytest.raises(ValueError):
         TrackingSettings(xy_iterations=0)
+    with pytest.raises(ValueError, match="guess_tolerance_px"):
+        TrackingSettings(guess_tolerance_px=0)
+    with pytest.raises(ValueError, match="xy_tolerance_sigma"):
+        TrackingSettings(xy_tolerance_sigma=-1)
     s = TrackingSettings()
     assert s.n_bins == len(s.radii_px) and s.radii_px[-1] == pytest.approx(s.radial_max_px)
 
