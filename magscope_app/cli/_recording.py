@@ -147,7 +147,28 @@ def _readable_recording(path: Path) -> Path:
     if not h5py.is_hdf5(path):  # the signature may also sit after a user block
         why = "the file is empty" if not head else "it is not an HDF5 file"
         raise Failure(f"{path} is not a recording: {why}")
+    state = _superblock_state(path)
+    if state is not None and not state.flags and state.file_size < state.stored_eof:
+        # closed by its writer, yet shorter than it says: HDF5's SWMR mode would read it anyway
+        raise Failure(_truncated(path, state))
     return path
+
+
+def _superblock_state(path: Path) -> Any:
+    """The HDF5 superblock's flags and sizes (None if it is not a version 2/3 superblock)."""
+    from ..recording import _superblock
+
+    try:
+        return _superblock.inspect(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _truncated(path: Path, state: Any) -> str:
+    return (
+        f"{path} is truncated: {state.file_size:,} of {state.stored_eof:,} bytes "
+        "(an interrupted copy, or the disk was full?)"
+    )
 
 
 @contextlib.contextmanager
@@ -167,18 +188,10 @@ def _plain_file_errors(path: Path) -> Iterator[None]:
 
 def _why_unreadable(path: Path) -> str:
     """Plain words for an HDF5 file that HDF5 cannot open or read, from its superblock."""
-    from ..recording import _superblock
-
-    try:
-        state = _superblock.inspect(path)
-    except (OSError, ValueError):
-        return f"{path} is damaged: HDF5 cannot read it"
-    if state.file_size < state.stored_eof:
-        return (
-            f"{path} is truncated: {state.file_size:,} of {state.stored_eof:,} bytes "
-            "(an interrupted copy, or the disk was full?)"
-        )
-    if state.flags:
+    state = _superblock_state(path)
+    if state is not None and state.file_size < state.stored_eof:
+        return _truncated(path, state)
+    if state is not None and state.flags:
         return (
             f"{path} was left open by a program that did not close it (a crash?); "
             "the daemon repairs such recordings at its next start"
