@@ -208,3 +208,15 @@ def test_the_console_script_and_python_m_agree(tmp_path):
         )  # fmt: skip
         assert done.returncode == EXIT_FAILED
         assert_one_plain_line(done.stderr, "gone.h5: no such file")
+
+
+def test_ctrl_c_is_one_line_with_status_130(capsys, monkeypatch):
+    from magscope_app.cli import _daemon
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_daemon, "_cmd_status", interrupted)
+    status, _, err = run(capsys, "status")
+    assert status == 130
+    assert_one_plain_line(err, "interrupted")
