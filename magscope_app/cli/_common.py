@@ -21,7 +21,6 @@ from typing import Any, NoReturn
 from ..client import Scope, connect
 from ..paths import validate_instance
 
-EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NO_DAEMON = 3

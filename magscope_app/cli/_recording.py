@@ -182,8 +182,10 @@ def _plain_file_errors(path: Path) -> Iterator[None]:
         if exc.__cause__ is None:  # the library's own words
             raise Failure(str(exc)) from None
         raise Failure(_why_unreadable(path)) from None
-    except (OSError, KeyError) as exc:  # a part of the file missing or unreadable
-        raise Failure(f"{_why_unreadable(path)} ({type(exc).__name__})") from None
+    except KeyError:  # HDF5 opened it, but a group or dataset of a recording is missing
+        raise Failure(f"{path} is not a complete recording: a part of it is missing") from None
+    except OSError:  # HDF5 cannot read a part of it
+        raise Failure(_why_unreadable(path)) from None
 
 
 def _why_unreadable(path: Path) -> str:
@@ -193,7 +195,7 @@ def _why_unreadable(path: Path) -> str:
         return _truncated(path, state)
     if state is not None and state.flags:
         return (
-            f"{path} was left open by a program that did not close it (a crash?); "
-            "the daemon repairs such recordings at its next start"
+            f"{path} was left open by a program that did not close it (a crash?); a daemon "
+            "repairs it at start when it is in the daemon's [recording] folder"
         )
     return f"{path} is damaged: HDF5 cannot read it"
