@@ -28,6 +28,7 @@ from ._motors import Motor, Motors, MoveHandle
 from ._recording import Recording
 from ._scope import Scope, connect
 from ._status import CameraStatus, MotorState, RecordingStatus, Status, SweepProgress
+from ._tracking import Tracking
 from ._tracks import TRACK_DTYPE, Tracks
 from ._zlut import ZLUT, SweepHandle
 
@@ -59,6 +60,7 @@ __all__ = [
     "Subscription",
     "SweepHandle",
     "SweepProgress",
+    "Tracking",
     "Tracks",
     "Unauthorized",
     "UnknownCommand",

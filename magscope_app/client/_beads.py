@@ -53,17 +53,23 @@ class Beads:
         return int(self._scope.call("clear_beads")["removed"])
 
     def find(
-        self, *, add: bool = False, max: int | None = None, min_distance: float | None = None
+        self,
+        *,
+        add: bool = False,
+        max: int | None = None,
+        min_distance: float | None = None,
+        frames: int | None = None,
+        min_score: float | None = None,
     ) -> dict[str, Any]:
         """Detect bead candidates on the newest frames (daemon command ``find_beads``): each with
         a score, and the ones refused with the reason (ROI off the image, overlap). ``add``: add
-        the accepted ones; ``max``: at most this many; ``min_distance``: px between centres."""
-        args: dict[str, Any] = {"add": add}
-        if max is not None:
-            args["max"] = max
-        if min_distance is not None:
-            args["min_distance"] = min_distance
-        return self._scope.call("find_beads", **args)
+        the accepted ones; ``max``: at most this many; ``min_distance``: px between centres;
+        ``frames``: search the mean of this many newest frames; ``min_score``: score threshold
+        (None: the daemon's defaults)."""
+        options = {"max": max, "min_distance": min_distance, "frames": frames,
+                   "min_score": min_score}  # fmt: skip
+        args = {k: v for k, v in options.items() if v is not None}
+        return self._scope.call("find_beads", add=add, **args)
 
     def classify(self, seconds: float | None = None) -> dict[str, Any]:
         """Classify the tracked beads as stuck or tethered from ``seconds`` s of their tracked

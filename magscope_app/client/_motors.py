@@ -186,7 +186,7 @@ class Motors(Mapping[str, Motor]):
     def __getitem__(self, name: str) -> Motor:
         motors = self._all()
         if name not in motors:
-            raise KeyError(f"no motor {name!r} (motors: {', '.join(motors) or 'none'})")
+            raise KeyError(f"unknown motor {name!r} (motors: {', '.join(motors) or 'none'})")
         return motors[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from ..control.errors import DaemonNotRunning
@@ -15,7 +16,8 @@ from ._events import Event, Subscription
 from ._motors import Motor, Motors
 from ._recording import Recording
 from ._start import start_daemon
-from ._status import Status
+from ._status import RecordingStatus, Status
+from ._tracking import Tracking
 from ._tracks import Tracks
 from ._zlut import ZLUT
 
@@ -28,7 +30,7 @@ class Scope:
 
     * :attr:`motors` (``scope.motors["magnet_height"]``), :attr:`focus`, :attr:`rotation`;
     * :attr:`camera` (``camera.settings`` mapping, ``pause``/``resume``);
-    * :attr:`beads`, :attr:`zlut`, :attr:`tracks`, :meth:`record`;
+    * :attr:`beads`, :attr:`tracking`, :attr:`zlut`, :attr:`tracks`, :meth:`record`;
     * :meth:`events` / :meth:`subscribe` for live events, :meth:`call` for any command.
 
     Every method blocks until the daemon answers (at most the connection's ``timeout``);
@@ -45,6 +47,7 @@ class Scope:
         self.beads = Beads(self)
         self.zlut = ZLUT(self)
         self.tracks = Tracks(self)
+        self.tracking = Tracking(self)
 
     # -- plain commands -------------------------------------------------------------------------
     def call(self, command: str, *, timeout: float | None = None, **args: Any) -> Any:
@@ -88,6 +91,12 @@ class Scope:
         self.close()
 
     # -- devices --------------------------------------------------------------------------------
+    def devices(self) -> list[dict[str, Any]]:
+        """Every configured device (camera, motors): name, kind, driver, unit, limits, an
+        ``error`` if it is unavailable, and its described settings with their current values."""
+        self._device_list = self.call("devices")["devices"]
+        return self._device_list
+
     def _devices(self) -> list[dict[str, Any]]:
         if self._device_list is None:
             self._device_list = self.call("devices")["devices"]
@@ -132,6 +141,16 @@ class Scope:
             args["duration_s"] = float(duration)
         return Recording(self, self.call("record_start", **args))
 
+    def recording_status(self) -> RecordingStatus:
+        """The recording now or the last one (``running``, ``file``, sizes, rates, rows lost,
+        ``last_error``; ``raw`` holds the whole reply), whoever started it."""
+        return RecordingStatus.from_dict(self.call("record_status"))
+
+    def stop_recording(self, reason: str = "user") -> RecordingStatus:
+        """Stop the running recording, whoever started it, with stop ``reason``; returns its
+        final status. CommandFailed if nothing is being recorded."""
+        return RecordingStatus.from_dict(self.call("record_stop", reason=reason))
+
     # -- events ---------------------------------------------------------------------------------
     def events(self, *topics: str, timeout: float | None = None) -> Subscription:
         """Subscribe to ``topics`` now and return an iterator of :class:`Event` that ends
@@ -161,15 +180,23 @@ class Scope:
 
 
 def _alive(pid: int, process: Any) -> bool:
+    """Whether process ``pid`` still runs; an exited one that its parent has not yet reaped (a
+    zombie, e.g. a daemon started by another program) counts as gone."""
     if process is not None and process.pid == pid:
         return process.poll() is None  # our child: reap it
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    except PermissionError:
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def connect(

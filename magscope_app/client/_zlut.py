@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..control.errors import CommandFailed
@@ -24,13 +25,15 @@ CHECK_S = 1.0
 
 
 class SweepHandle:
-    """A running Z-LUT sweep: :attr:`progress`, :attr:`done`, :meth:`wait`, :meth:`cancel`,
-    :attr:`report` (the quality report once complete)."""
+    """A running Z-LUT sweep: :attr:`progress`, :attr:`done`, :meth:`updates`, :meth:`wait`,
+    :meth:`cancel`, :attr:`report` (the quality report once complete)."""
 
     def __init__(self, zlut: ZLUT, accepted: dict[str, Any]) -> None:
         self._zlut = zlut
         self.planes: int = accepted["planes"]
         self.beads: list[int] = accepted["beads"]
+        #: Warnings the daemon gave at the start (e.g. beads that move more than the step).
+        self.warnings: list[str] = list(accepted.get("warnings", []))
         self._progress = SweepProgress.from_dict({"state": "running", "planes": self.planes})
         self._changed = threading.Event()
         self._finished = threading.Event()
@@ -51,6 +54,24 @@ class SweepHandle:
         """True once the sweep is complete, failed or cancelled (focus and acquisition restored)."""
         return self._finished.is_set()
 
+    def updates(self, timeout: float | None = None) -> Iterator[SweepProgress]:
+        """Yield the progress now and then each time it changes (a plane done, the outcome),
+        ending with the final progress once the sweep is over. TimeoutError if it still runs
+        ``timeout`` s from now (None: no limit)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        shown = self._progress
+        yield shown
+        while not self._finished.is_set():
+            step = CHECK_S if deadline is None else min(CHECK_S, deadline - time.monotonic())
+            if step <= 0:
+                raise TimeoutError(f"Z-LUT sweep still running after {timeout:g} s")
+            if not self._changed.wait(step):
+                self._update(self._zlut.status())
+            self._changed.clear()
+            if self._progress != shown:
+                shown = self._progress
+                yield shown
+
     def wait(
         self, timeout: float | None = None, *, progress: bool = False, file: TextIO | None = None
     ) -> SweepProgress:
@@ -60,21 +81,11 @@ class SweepHandle:
         Raises CommandFailed if the sweep failed, TimeoutError if it still runs at the deadline.
         """
         out = file or sys.stdout
-        deadline = None if timeout is None else time.monotonic() + timeout
-        shown = None
-        while not self._finished.is_set():
-            step = CHECK_S if deadline is None else min(CHECK_S, deadline - time.monotonic())
-            if step <= 0:
-                raise TimeoutError(f"Z-LUT sweep still running after {timeout:g} s")
-            if not self._changed.wait(step):
-                self._update(self._zlut.status())
-            self._changed.clear()
-            if progress and self._progress != shown:
-                shown = self._progress
-                print(f"\r{_line(shown)}", end="", file=out, flush=True)
+        for update in self.updates(timeout):
+            if progress:
+                end = "" if update.state == "running" else "\n"
+                print(f"\r{_line(update)}", end=end, file=out, flush=True)
         final = self._progress
-        if progress:
-            print(f"\r{_line(final)}", file=out, flush=True)
         if final.state == "failed":
             raise CommandFailed("failed", f"Z-LUT sweep failed: {final.message}")
         return final

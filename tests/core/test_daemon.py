@@ -248,5 +248,5 @@ def test_logs_from_every_process_reach_stderr_and_the_log_file(start_daemon, ins
 
 def test_cli_reports_a_missing_daemon_clearly(daemon_dirs, instance_name):
     result = _cli(instance_name, "status")
-    assert result.returncode == 1
+    assert result.returncode == 3  # the CLI's exit status for "no daemon running"
     assert f"no magscope-app daemon {instance_name!r} is running" in result.stderr

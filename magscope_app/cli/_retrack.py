@@ -8,6 +8,7 @@ to stdout (failures to stderr); the exit status is 1 if any recording failed.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -67,8 +68,8 @@ class ProgressBar:
 
 
 def _cmd_retrack(args: argparse.Namespace) -> int:
-    from .analysis import RetrackError, find_recordings, retrack, retrack_many
-    from .recording import RecordingError
+    from ..analysis import RetrackError, find_recordings, retrack, retrack_many
+    from ..recording import RecordingError
 
     bar = ProgressBar()
     try:
@@ -101,7 +102,12 @@ def _cmd_retrack(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 130
     for outcome in outcomes:
-        print(outcome, file=sys.stderr if outcome.status == "failed" else sys.stdout)
+        if args.json:
+            fields = ("status", "message", "frames", "beads", "group")
+            record = {"path": str(outcome.path), "out": outcome.out and str(outcome.out)}
+            print(json.dumps(record | {k: getattr(outcome, k) for k in fields}))
+        else:
+            print(outcome, file=sys.stderr if outcome.status == "failed" else sys.stdout)
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
@@ -116,6 +122,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``retrack`` to the ``magscope-app`` parser."""
     p = sub.add_parser(
         "retrack",
+        parents=[common],
         help="re-track recorded video with new Z-LUTs or settings (no daemon needed)",
         description="Track the video of recordings again and write the tracks to "
         "<name>.retrack.h5 beside each (the recording is not changed). Several files or a "
