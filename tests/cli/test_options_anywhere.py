@@ -41,6 +41,7 @@ COMMANDS: list[tuple[list[str], list[str]]] = [
     (["zlut", "show"], []),
     (["zlut", "save"], ["luts.h5"]),
     (["zlut", "load"], ["luts.h5"]),
+    (["retrack"], ["run.h5"]),
 ]
 
 
