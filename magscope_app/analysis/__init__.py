@@ -1,0 +1,1 @@
+"""Offline science: force calibration, worm-like-chain fits, drift, re-tracking."""
