@@ -36,9 +36,10 @@ class WorldParams:
     ``surface_correction``. Drift: constant ``drift_velocity_nm_per_s`` (x, y, z) plus a random walk
     of diffusion coefficient ``drift_diffusion_nm2_per_s``, plus a focus drift
     ``focus_drift_nm_per_min``: the focal plane creeps down at this rate, so every bead's z seen
-    relative to the focus grows by it (added to the z drift; a Z-lock must cancel it). Placement: beads at least
-    ``min_separation_px`` apart and ``edge_margin_px`` from the image edge. The ``default_*``
-    positions apply to axes no motor has written yet. ``seed`` seeds everything (None = random).
+    relative to the focus grows by it (added to the z drift; a Z-lock must cancel it).
+    Placement: beads at least ``min_separation_px`` apart and ``edge_margin_px`` from the image
+    edge. The ``default_*`` positions apply to axes no motor has written yet. ``seed`` seeds
+    everything (None = random).
     """
 
     n_beads: int = 20

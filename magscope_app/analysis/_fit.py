@@ -67,7 +67,8 @@ def levenberg_marquardt(
     chi2 = float(r @ r)
     damping = 1e-3
     iterations = 0
-    for iterations in range(1, max_iterations + 1):
+    while iterations < max_iterations:
+        iterations += 1
         jac = numeric_jacobian(residuals, p)
         jtj = jac.T @ jac
         gradient = jac.T @ r

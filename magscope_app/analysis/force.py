@@ -262,7 +262,7 @@ def calibrate_lorentzian(
     kt_pN_nm: float = DEFAULT_KT_PN_NM,
     n_blocks: int = 200,
 ) -> ForceCalibration:
-    """Plain Lorentzian fit (no exposure blur, no aliasing) of the same spectrum: comparison only."""
+    """Plain Lorentzian fit (no blur, no aliasing) of the same spectrum: for comparison only."""
     return _spectrum_fit(
         positions,
         frame_rate_hz,

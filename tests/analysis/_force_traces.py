@@ -13,7 +13,6 @@ constant τ = γ/k (s). :func:`bead_trap` gives (σ², τ, F) for a realistic be
 from __future__ import annotations
 
 import numpy as np
-
 from magscope_app.hardware.simulated import physics
 
 KT = physics.thermal_energy(296.15)
@@ -64,7 +63,7 @@ def brute_force_traces(n_traces, n_frames, variance, tau, frame_rate, exposure, 
     steps_per_frame = int(np.ceil(max(interval / (tau / 8.0), 64)))
     exposure = min(exposure, interval)
     dt = interval / steps_per_frame
-    exposed = max(int(round(exposure / dt)), 0)
+    exposed = max(round(exposure / dt), 0)
     decay = np.exp(-dt / tau)
     kick = np.sqrt(variance * -np.expm1(-2.0 * dt / tau))
     state = np.sqrt(variance) * rng.standard_normal(n_traces)
