@@ -42,7 +42,7 @@ def simulator_traces(n_traces, n_frames, variance, tau, frame_rate, exposure, rn
     return frames.T
 
 
-def _ar1(decay: float, noise: np.ndarray, start: np.ndarray, block: int = 256) -> np.ndarray:
+def _ar1(decay: float, noise: np.ndarray, start: np.ndarray, block: int = 48) -> np.ndarray:
     """x_t = decay·x_{t−1} + noise_t along axis 0 from x_{−1} = start, by blocks of matrices."""
     out = np.empty_like(noise)
     index = np.arange(block)
