@@ -9,7 +9,7 @@ periodogram bins, Allan variances), solved by iteratively re-weighted least squa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,13 +18,18 @@ Model = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class FitResult:
-    """Best parameters, their covariance, χ² = Σ r², degrees of freedom and iterations used."""
+    """Best parameters, their covariance, χ² = Σ r², degrees of freedom and iterations used.
+
+    ``rank`` < number of parameters means the data cannot tell some combination of parameters
+    apart: the covariance then covers only the determined directions (see :func:`covariance`).
+    """
 
     params: np.ndarray
     covariance: np.ndarray
     chi2: float
     dof: int
     iterations: int
+    rank: int
 
     @property
     def errors(self) -> np.ndarray:
@@ -44,6 +49,19 @@ def numeric_jacobian(function: Model, p: np.ndarray) -> np.ndarray:
     return np.stack(columns, axis=-1)
 
 
+def covariance(jacobian: np.ndarray, rcond: float = 1e-10) -> tuple[np.ndarray, int]:
+    """(JᵀJ)⁻¹ of a weighted-residual Jacobian by SVD, and the rank of J.
+
+    Directions whose singular value is below ``rcond`` × the largest are undetermined by the
+    data; they are left out of the covariance (a pseudo-inverse), so functions of the parameters
+    that do not depend on them keep a meaningful error, and the returned rank tells the caller.
+    """
+    _, singular, vt = np.linalg.svd(jacobian, full_matrices=False)
+    keep = singular > rcond * singular.max()
+    inverse = np.where(keep, 1.0 / np.where(keep, singular, 1.0) ** 2, 0.0)
+    return (vt.T * inverse) @ vt, int(np.count_nonzero(keep))
+
+
 def levenberg_marquardt(
     residuals: Model,
     p0: np.ndarray,
@@ -54,7 +72,7 @@ def levenberg_marquardt(
     """Minimise Σ residuals(p)² from ``p0`` (Levenberg–Marquardt with Marquardt's scaling).
 
     Stops when a step changes χ² by less than ``tolerance`` relatively and the parameters by
-    less than √tolerance. The covariance is (JᵀJ)⁻¹ (pseudo-inverse if singular), right when the
+    less than √tolerance. The covariance is (JᵀJ)⁻¹ (:func:`covariance`), right when the
     residuals are divided by the true σ of the data. Raises ValueError on non-finite residuals at
     ``p0`` or fewer residuals than parameters.
     """
@@ -79,7 +97,7 @@ def levenberg_marquardt(
             trial = p + step
             with np.errstate(over="ignore", invalid="ignore"):
                 r_trial = residuals(trial)
-            chi2_trial = float(r_trial @ r_trial) if np.all(np.isfinite(r_trial)) else np.inf
+                chi2_trial = float(r_trial @ r_trial) if np.all(np.isfinite(r_trial)) else np.inf
             if chi2_trial <= chi2:
                 damping = max(damping / 3.0, 1e-12)
                 improved = True
@@ -92,9 +110,8 @@ def levenberg_marquardt(
         p, r, chi2 = trial, r_trial, chi2_trial
         if small_step and small_change:
             break
-    jac = numeric_jacobian(residuals, p)
-    covariance = np.linalg.pinv(jac.T @ jac)
-    return FitResult(p, covariance, chi2, r.size - p.size, iterations)
+    cov, rank = covariance(numeric_jacobian(residuals, p))
+    return FitResult(p, cov, chi2, r.size - p.size, iterations, rank)
 
 
 def curve_fit(
@@ -115,9 +132,7 @@ def curve_fit(
     result = levenberg_marquardt(lambda p: (model(x, p) - y) * weight, p0)
     if sigma is None and result.dof > 0:
         factor = result.chi2 / result.dof
-        return FitResult(
-            result.params, result.covariance * factor, result.chi2, result.dof, result.iterations
-        )
+        return replace(result, covariance=result.covariance * factor)
     return result
 
 
@@ -150,8 +165,6 @@ def gamma_mle(
             break
     assert result is not None
     weight = root_shape / model(p)
-    jac = numeric_jacobian(lambda q: model(q) * weight, p)
+    cov, rank = covariance(numeric_jacobian(lambda q: model(q) * weight, p))
     residual = (model(p) - data) * weight
-    return FitResult(
-        p, np.linalg.pinv(jac.T @ jac), float(residual @ residual), data.size - p.size, 0
-    )
+    return FitResult(p, cov, float(residual @ residual), data.size - p.size, 0, rank)

@@ -21,7 +21,10 @@ Methods, each returning a :class:`ForceCalibration`:
 
 Drag: ``drag="free"`` fits k and γ (two parameters); ``drag="stokes"`` fixes γ = 6πηR and
 ``drag="faxen"`` fixes it with Faxén's wall correction at height L + R (one parameter: more
-precise, but right only when η, R and L are). Positions should be drift corrected first
+precise, but right only when η, R and L are). When fc ≫ fs and the exposure is short the frames
+are independent and only the blurred variance, a function of k and γ together, is measured: the
+free fit then reports an infinite error (fix the drag, raise the frame rate or lengthen the
+exposure). Positions should be drift corrected first
 (:mod:`.drift`); the mean is removed here. Units: nm, s, Hz, pN, pN/nm, pN·s/nm.
 """
 
@@ -143,6 +146,9 @@ def _result(
         tau = fixed_drag / stiffness
         covariance = np.full((2, 2), fit.covariance[0, 0])  # ln τ = ln σ² + const
     relative_k = float(np.sqrt(covariance[0, 0]))
+    if fit.rank < fit.params.size:  # k and γ cannot be told apart (fc ≫ fs): fix the drag
+        covariance = np.full((2, 2), np.inf)
+        relative_k = np.inf
     corner = 1.0 / (2.0 * np.pi * tau)
     dof = max(fit.dof, 1)
     return ForceCalibration(
@@ -298,7 +304,7 @@ def calibrate_equipartition(
     rho = np.exp(-1.0 / (frame_rate_hz * tau))
     n_effective = x.size * (1.0 - rho) / (1.0 + rho)
     covariance = np.diag([2.0 / n_effective, np.nan])
-    fit = FitResult(np.log([variance, tau]), covariance, np.nan, 1, 0)
+    fit = FitResult(np.log([variance, tau]), covariance, np.nan, 1, 0, 2)
     return _result(
         fit,
         None,

@@ -169,6 +169,20 @@ def test_fixed_faxen_drag_is_more_precise_where_the_corner_is_fast():
     assert fixed.force_pN == pytest.approx(force, rel=0.05)
 
 
+def test_free_drag_fit_admits_it_cannot_separate_k_and_drag_when_frames_are_independent():
+    """fc ≈ 3 fs with a short exposure: the frames are independent and only the blurred
+    variance is measured. The free fit says so (infinite error); the fixed drag still works."""
+    force, extension, radius, geometry, rate, exposure = 20.0, 950.0, 500.0, "short", 100.0, 0.002
+    variance, tau = bead_trap(force, extension, radius, geometry)
+    trace = simulator_traces(1, 10_000, variance, tau, rate, exposure, np.random.default_rng(3))[0]
+    args = (trace, rate, exposure, extension, radius, geometry)
+    free = fo.calibrate_spectrum(*args)
+    assert free.corner_above_nyquist and not free.force_error_pN < 0.5 * force
+    fixed = fo.calibrate_spectrum(*args, drag="faxen")
+    assert fixed.force_pN == pytest.approx(force, rel=0.05) and fixed.force_error_pN < 0.02 * force
+    assert fixed.corner_over_frame_rate == pytest.approx(1.0 / (2 * np.pi * tau * rate), rel=0.05)
+
+
 def test_short_and_long_pendulum_lever_arms():
     assert fo.pendulum_length(1000.0, 500.0, "short") == 1000.0
     assert fo.pendulum_length(1000.0, 500.0, "long") == 1500.0
