@@ -5,8 +5,8 @@ field is horizontal, along the x axis here. A displacement along the field (x) t
 but the bead cannot rotate (its magnetic moment is locked to the field): a *short pendulum* of
 length L, stiffness k = F/L. Across the field (y) the bead turns about the field axis so that the
 tether points through its centre: a *long pendulum* of length L + R, k = F/(L + R). L is the
-tether's extension — the bead's mean z minus the z of its surface position, minus nothing else
-(the bead centre sits at L + R above the surface) — and is an input (nm), as is R.
+tether's extension, an input in nm: the bead's mean z minus its z when touching the surface (the
+bead centre sits at L + R above the surface, R the bead radius, also an input).
 
 Methods, each returning a :class:`ForceCalibration`:
 
@@ -21,11 +21,14 @@ Methods, each returning a :class:`ForceCalibration`:
 
 Drag: ``drag="free"`` fits k and γ (two parameters); ``drag="stokes"`` fixes γ = 6πηR and
 ``drag="faxen"`` fixes it with Faxén's wall correction at height L + R (one parameter: more
-precise, but right only when η, R and L are). When fc ≫ fs and the exposure is short the frames
-are independent and only the blurred variance, a function of k and γ together, is measured: the
-free fit then reports an infinite error (fix the drag, raise the frame rate or lengthen the
-exposure). Positions should be drift corrected first
-(:mod:`.drift`); the mean is removed here. Units: nm, s, Hz, pN, pN/nm, pN·s/nm.
+precise, but right only when η, R and L are; across the field the bead also turns as it swings,
+which adds rotational drag the fixed value ignores — prefer "free" for y unless L ≫ R). When
+fc ≫ fs and the exposure is short, the frames are independent and only the blurred variance, a
+function of k and γ together, is measured: the free fit then reports an infinite error (fix the
+drag, raise the frame rate or lengthen the exposure).
+
+Positions should be drift corrected first (:mod:`.drift`); the mean is removed here. Units: nm,
+s, Hz, pN, pN/nm, pN·s/nm.
 """
 
 from __future__ import annotations
