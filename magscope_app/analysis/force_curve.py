@@ -171,8 +171,8 @@ def fit_force_curve(
         best_cov = best.covariance
     params = natural(best.params)
     jacobian = np.zeros((N_PARAMS, best.params.size))  # d natural / d fitted
-    for i, index in enumerate([0, 1, 2, 3][: 2 * terms]):
-        jacobian[index, i] = params[index]
+    for i in range(2 * terms):  # amplitudes and decays were fitted as logarithms
+        jacobian[i, i] = params[i]
     if offset:
         jacobian[4, -1] = 1.0
     return ForceCurve(
