@@ -3,9 +3,10 @@
 Coordinates: x, y in nm in the camera's field (x = column direction, origin at the centre of
 pixel (0, 0)); z in nm in the focus stage's frame, the flow-cell surface at z = drift_z (0 at the
 start). A bead's z is the height of its centre, so a tethered bead sits at extension + radius and a
-reference bead stuck to the surface at radius. The world advances frame by frame
-(:meth:`World.step`); the magnet height and rotation of each frame come from the caller (the
-camera reads them from the world control block).
+reference bead stuck to the surface at radius. The magnets' field points along x: lateral motion
+is a short pendulum along x and a long pendulum along y (Daldrop et al. 2015). The world advances
+frame by frame (:meth:`World.step`); the magnet height and rotation of each frame come from the
+caller (the camera reads them from the world control block).
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ class WorldParams:
     supercoiling melts DNA above ``melting_force_pN``. Medium: ``temperature_K``, viscosity
     ``viscosity_pN_s_per_nm2`` (1e-9 = water), Faxén/Brenner wall corrections if
     ``surface_correction``. Drift: constant ``drift_velocity_nm_per_s`` (x, y, z) plus a random walk
-    of diffusion coefficient ``drift_diffusion_nm2_per_s``. Placement: beads at least
-    ``min_separation_px`` apart and ``edge_margin_px`` from the image edge. The ``default_*``
-    positions apply to axes no motor has written yet. ``seed`` seeds everything (None = random).
+    of diffusion coefficient ``drift_diffusion_nm2_per_s``, plus a focus drift
+    ``focus_drift_nm_per_min``: the focal plane creeps down at this rate, so every bead's z seen
+    relative to the focus grows by it (added to the z drift; a Z-lock must cancel it).
+    Placement: beads at least ``min_separation_px`` apart and ``edge_margin_px`` from the image
+    edge. The ``default_*`` positions apply to axes no motor has written yet. ``seed`` seeds
+    everything (None = random).
     """
 
     n_beads: int = 20
@@ -57,6 +61,7 @@ class WorldParams:
     surface_correction: bool = True
     drift_velocity_nm_per_s: tuple[float, float, float] = (0.2, -0.15, 0.1)
     drift_diffusion_nm2_per_s: float = 0.5
+    focus_drift_nm_per_min: float = 0.0
     min_separation_px: float = 64.0
     edge_margin_px: float = 40.0
     default_magnet_height_mm: float = 10.0
@@ -168,7 +173,12 @@ class World:
     def tether_state(
         self, magnet_height_mm: float, rotation_turns: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(force pN, extension nm, lateral stiffness pN/nm, axial stiffness pN/nm) per tether."""
+        """(force pN, extension nm, y stiffness pN/nm, axial stiffness pN/nm) per tether.
+
+        The magnets' field points along x. Across it (y) the bead turns about the field axis: a
+        long pendulum, k_y = F/(L + R); along it (x) the bead cannot turn, a short pendulum,
+        k_x = F/L (Daldrop et al. 2015), see :meth:`_ou_parameters`.
+        """
         key = (float(magnet_height_mm), float(rotation_turns))
         if key == self._cache_key and self._cache is not None:
             return self._cache  # type: ignore[return-value]
@@ -193,9 +203,9 @@ class World:
         # is not in the plectoneme (Lc_eff = Lc·l/l0)
         k_z0 = physics.wlc_stiffness(relaxed, self.contour_nm, p.persistence_length_nm, self.kt)
         k_z = k_z0 * relaxed / np.maximum(extension, 1.0)
-        k_xy = force / (extension + p.bead_radius_nm)  # pendulum about the anchor
-        self._cache_key, self._cache = key, (force, extension, k_xy, k_z)
-        return force, extension, k_xy, k_z
+        k_y = force / (extension + p.bead_radius_nm)  # long pendulum across the field
+        self._cache_key, self._cache = key, (force, extension, k_y, k_z)
+        return force, extension, k_y, k_z
 
     def _ou_parameters(
         self, magnet_height_mm: float, rotation_turns: float
@@ -205,7 +215,8 @@ class World:
         if key == self._ou_key and self._ou_cache is not None:
             return self._ou_cache  # type: ignore[return-value]
         p = self.params
-        force, extension, k_xy, k_z = self.tether_state(magnet_height_mm, rotation_turns)
+        force, extension, k_y, k_z = self.tether_state(magnet_height_mm, rotation_turns)
+        k_x = force / np.maximum(extension, 1.0)  # short pendulum along the field
         n_t = p.n_beads
         height = extension + p.bead_radius_nm
         if p.surface_correction:
@@ -213,7 +224,7 @@ class World:
         else:
             f_par = f_perp = np.ones(n_t)
         mean = np.stack([self.anchors_nm[:n_t, 0], self.anchors_nm[:n_t, 1], height])
-        stiffness = np.stack([k_xy, k_xy, k_z])
+        stiffness = np.stack([k_x, k_y, k_z])
         variance = self.kt / stiffness
         tau = np.maximum(self._gamma0 * np.stack([f_par, f_par, f_perp]) / stiffness, 1e-12)
         self._ou_key, self._ou_cache = key, (mean, variance, tau, force, extension)
@@ -254,6 +265,7 @@ class World:
                 self.rng.standard_normal(3)
             )
         drift = np.asarray(p.drift_velocity_nm_per_s, dtype=np.float64) * t + self._walk
+        drift[2] += p.focus_drift_nm_per_min / 60.0 * t
         n = self.n_total
         n_t = p.n_beads
         x = np.empty(n)

@@ -5,6 +5,11 @@ the same tracking code as live tracking and new Z-LUTs or settings, and writes a
 table to a re-track file beside it (the recording is never modified; see ``_output`` for the
 layout and :func:`read_retrack`). :func:`retrack_many` does the same for many recordings on Dask
 (optional extra ``dask``), one task per chunk of frames.
+
+Science (pure functions on arrays, in their own modules): ``force`` (force calibration from a
+bead's Brownian motion: blurred, aliased power spectrum by maximum likelihood, Allan variance),
+``force_curve`` (force against magnet height), ``wlc`` (worm-like-chain fits), ``drift``
+(drift from reference beads).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def test_brownian_variance_matches_equipartition():
     height = 4.0  # mm → ~0.7 pN: tau ~ 20 ms for x, y
     _, _, k_xy, _ = world.tether_state(height, 0.0)
     # frames far apart (independent samples), very short exposure (no blur)
-    samples = np.array([world.step(t, 1e-7, height, 0.0).x_nm[:8] for t in np.arange(3000) * 1.0])
+    samples = np.array([world.step(t, 1e-7, height, 0.0).y_nm[:8] for t in np.arange(3000) * 1.0])
     var_x = samples.var(axis=0, ddof=1)
     ratio = var_x / (KT / k_xy)
     # 8 beads x 3000 samples: the pooled ratio has a standard error of ~0.9 %
