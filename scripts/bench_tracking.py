@@ -5,8 +5,8 @@ a 41-plane Z-LUT, by one process and by N spawned processes together (each track
 of frames); compile and warm-up time are excluded. Also one process on 128 x 128 ROIs (settings
 scaled to the ROI), and one process with a warm start (``xy0`` = the previous frame's result; the
 API offers it, live tracking starts every fit from its own guess). ``find_beads_ms_1024``: bead
-finding (magscope_app.tracking.finding.find_beads) on a simulated 1024 x 1024 frame of 100 beads, median
-of 5 runs (``_best``: fastest; ``find_beads_cpu_ms_1024``: least CPU time of this thread,
+finding (magscope_app.tracking.finding.find_beads) on a simulated 1024 x 1024 frame of 100 beads,
+median of 5 runs (``_best``: fastest; ``find_beads_cpu_ms_1024``: least CPU time of this thread,
 unaffected by other load).
 
 The machine is shared, so each rate is measured in ``--rounds`` rounds of ``--seconds / rounds``:
