@@ -145,14 +145,16 @@ def _settings_from_json(text: str, path: Path) -> TrackingSettings:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LUTFileError(f"{path}: tracking settings are not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise LUTFileError(f"{path}: tracking settings are not a JSON object")
     known = {f.name for f in fields(TrackingSettings)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise LUTFileError(
-            f"{path}: made with tracking settings this version does not know: {unknown}"
-        )
+    missing = sorted(set(PROFILE_FIELDS) - set(data))
+    if missing:
+        raise LUTFileError(f"{path}: the file does not say its profile settings {missing}")
+    # A LUT depends on the profile settings only: xy-fit settings of another version (names this
+    # version no longer has, or lacks) do not matter, and the current defaults stand in for them.
     try:
-        return TrackingSettings(**data)
+        return TrackingSettings(**{k: v for k, v in data.items() if k in known})
     except (TypeError, ValueError) as exc:
         raise LUTFileError(f"{path}: invalid tracking settings ({exc})") from None
 

@@ -193,3 +193,17 @@ def test_last_lut_memory(tmp_path, lut_file):
     assert last_lut(state) is None  # the file is gone
     record.write_text("{broken")
     assert last_lut(state) is None
+
+
+def test_file_of_another_version_with_other_xy_fit_settings_loads(lut_file):
+    """Only the profile settings matter: a file that names xy-fit settings this version does not
+    have (e.g. an older first guess's) loads; one that lacks a profile setting is refused."""
+    with h5py.File(lut_file, "r+") as f:
+        stored = json.loads(f.attrs["tracking_settings"])
+        f.attrs["tracking_settings"] = json.dumps(stored | {"guess_smooth_px": 1.5})
+    assert load_luts(lut_file, expected_settings=TrackingSettings()).luts
+    with h5py.File(lut_file, "r+") as f:
+        del stored["radial_step_px"]
+        f.attrs["tracking_settings"] = json.dumps(stored)
+    with pytest.raises(LUTFileError, match="does not say its profile settings"):
+        load_luts(lut_file)
