@@ -24,6 +24,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "magscope_app.cli_recording",
     "magscope_app.cli_tracking",
     "magscope_app.cli_zlut",
+    "magscope_app.gui._cli",
 )
 
 
@@ -143,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("--instance", "--config"):
+        from .gui._launch import main_default  # the window, or the daemon headless
+
+        return main_default(argv)
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
