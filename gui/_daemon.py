@@ -22,11 +22,15 @@ class DaemonStartError(RuntimeError):
 
 
 class OwnDaemon:
-    """The window's own daemon ``instance`` (with ``config``, or the simulated microscope)."""
+    """The window's own daemon ``instance`` (with ``config``, or the simulated microscope, and
+    ``extra_args`` for ``magscope-app daemon``)."""
 
-    def __init__(self, instance: str, config: Path | None = None) -> None:
+    def __init__(
+        self, instance: str, config: Path | None = None, extra_args: list[str] | None = None
+    ) -> None:
         self.instance = instance
         self.config = config
+        self.extra_args = list(extra_args or [])
         self.process: subprocess.Popen | None = None
         self._log = None
 
@@ -39,6 +43,7 @@ class OwnDaemon:
         args = [sys.executable, "-m", "magscope_app", "daemon", "--instance", self.instance]
         if self.config is not None:
             args += ["--config", str(self.config)]
+        args += self.extra_args
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - kept for the error message
         self.process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log,

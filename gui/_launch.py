@@ -19,8 +19,15 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def run_window(instance: str, config: Path | None = None, *, attach: bool = False) -> int:
-    """Open the window on daemon ``instance``; start that daemon first unless ``attach``.
+def run_window(
+    instance: str,
+    config: Path | None = None,
+    *,
+    attach: bool = False,
+    daemon_args: list[str] | None = None,
+) -> int:
+    """Open the window on daemon ``instance``; start that daemon first (with ``config`` and
+    further ``daemon_args`` such as ``--paused``) unless ``attach`` or one already runs.
 
     Returns the exit status (1 with a one-line message when the daemon cannot be reached or
     started)."""
@@ -43,7 +50,7 @@ def run_window(instance: str, config: Path | None = None, *, attach: bool = Fals
                 print(f"magscope-app: daemon {instance!r} is already running; attaching to it",
                       file=sys.stderr)  # fmt: skip
             except DaemonNotRunning:
-                own = OwnDaemon(instance, config)
+                own = OwnDaemon(instance, config, daemon_args)
                 print(f"magscope-app: starting daemon {instance!r} "
                       f"({config or 'simulated microscope'})…", file=sys.stderr)  # fmt: skip
                 own.start()
@@ -73,22 +80,23 @@ def main_default(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="magscope-app",
         description="Without a subcommand: open the window and start its daemon (simulated "
-        "microscope unless --config names hardware); without a display, run the daemon "
-        "headless. See 'magscope-app --help' for the subcommands.",
+        "microscope unless --config names hardware; other options such as --paused go to the "
+        "daemon); without a display, run the daemon headless. 'magscope-app --help' lists the "
+        "subcommands.",
     )
     parser.add_argument("--instance", type=validate_instance, default="default")
     parser.add_argument("--config", type=Path)
     args, rest = parser.parse_known_args(argv)
     from magscope_app.cli import main
 
-    if rest:  # e.g. "magscope-app --instance X status": a subcommand after all
+    if rest and not rest[0].startswith("-"):  # "magscope-app --instance X status": a subcommand
         return main([*rest, "--instance", args.instance])
     if has_display():
-        return run_window(args.instance, args.config)
+        return run_window(args.instance, args.config, daemon_args=rest)
     print("magscope-app: no display (DISPLAY/WAYLAND_DISPLAY unset): running the daemon "
           "headless; use the CLI or Python client to drive it", file=sys.stderr)  # fmt: skip
 
-    daemon_args = ["daemon", "--instance", args.instance]
+    daemon_args = ["daemon", "--instance", args.instance, *rest]
     if args.config is not None:
         daemon_args += ["--config", str(args.config)]
     return main(daemon_args)

@@ -262,7 +262,7 @@ class LiveView(QWidget):
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self._frame is None:
             return
-        point = self.image.mapFromScene(scene_pos)
+        point = self.viewbox.mapSceneToView(scene_pos)  # the image sits at the view's origin
         col, row = math.floor(point.x()), math.floor(point.y())
         height, width = self._frame.shape
         if 0 <= col < width and 0 <= row < height:

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] in ("--instance", "--config"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         from .gui._launch import main_default  # the window, or the daemon headless
 
         return main_default(argv)
