@@ -107,7 +107,7 @@ def test_no_display_runs_the_daemon_headless(instance_name, daemon_dirs, small_s
 def test_gui_subcommand_refuses_without_a_display(instance_name, daemon_dirs):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "magscope_app", "gui", "--instance",
-                           instance_name], capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    command = [sys.executable, "-m", "magscope_app", "gui", "--instance", instance_name]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert "gui needs a display" in done.stderr and len(done.stderr.splitlines()) == 1
