@@ -1,8 +1,8 @@
 """The window's data feed: attaches to the daemon's shared memory and keeps the track history.
 
-Frames are pulled by the live view itself (its own timer); tracks are pulled here, at
-:data:`TRACKS_MS`, into one :class:`~._history.TrackHistory` that every plot reads, so the
-rows are copied once however many plots are open.
+Frames are pulled by a :class:`~._frames.FrameGrabber` thread (``frames`` below); tracks are
+pulled here, at :data:`TRACKS_MS`, into one :class:`~._history.TrackHistory` that every plot
+reads, so the rows are copied once however many plots are open.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from ._bridge import Bridge
 from ._events import DaemonEvents
+from ._frames import FrameGrabber
 from ._history import TrackHistory
 from ._shared import SharedViews
 
@@ -19,7 +20,8 @@ TRACKS_MS = 100
 
 
 class DataFeed(QObject):
-    """``attached()``: the shared buffers are (re-)attached; ``tracks_updated()``: new rows."""
+    """``attached()``: the shared buffers are (re-)attached; ``tracks_updated()``: new rows;
+    ``frames``: the frame grabber (its ``frame(number, image)`` signal feeds the live view)."""
 
     attached = pyqtSignal()
     tracks_updated = pyqtSignal()
@@ -29,6 +31,8 @@ class DataFeed(QObject):
         self._bridge = bridge
         self.shared = SharedViews()
         self.history = TrackHistory()
+        self.frames = FrameGrabber()
+        self.frames.start()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._pull)
         events.connected.connect(self._describe)
@@ -40,11 +44,13 @@ class DataFeed(QObject):
 
     def _attach(self, description: dict) -> None:
         self.shared.attach(description)
+        self.frames.attach(description)
         self._timer.start(TRACKS_MS)
         self.attached.emit()
 
     def _on_disconnected(self, message: str) -> None:
         self._timer.stop()
+        self.frames.attach(None)
         self.shared.close()
 
     def _on_beads(self, beads: list) -> None:
@@ -56,5 +62,7 @@ class DataFeed(QObject):
             self.tracks_updated.emit()
 
     def close(self) -> None:
+        """Stop the tracks pull and the frame grabber thread; detach (idempotent)."""
         self._timer.stop()
+        self.frames.stop()
         self.shared.close()

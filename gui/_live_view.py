@@ -1,9 +1,10 @@
 """The live view: the newest camera frame, bead ROIs, pixel readout, rates.
 
-Frames are pulled by a :class:`QTimer` through the VideoBuffer's lock-free ``peek_image`` (the
-camera is never held back, nothing goes through the socket). Levels belong to the view (the
-histogram widget, or "Auto levels" once), never re-computed per frame; the histogram itself is
-refreshed at :data:`HISTOGRAM_MS`.
+Frames come from the :class:`~._frames.FrameGrabber` thread (the VideoBuffer's lock-free
+``peek_image``: the camera is never held back, nothing goes through the socket), one at a time,
+at most ~30 per second; a heartbeat timer measures how long the GUI thread was ever busy. Levels
+belong to the view (the histogram widget, or "Auto levels" once), never re-computed per frame;
+the histogram itself is refreshed at :data:`HISTOGRAM_MS`.
 
 Mouse: a left click on the image adds a bead there (``add_beads``) when "Add beads on click" is
 on; dragging a ROI moves its bead (``move_bead``); a click on a ROI selects it (Ctrl: add to the
@@ -40,7 +41,7 @@ from ._feed import DataFeed
 from ._history import FLAGS, LOST_FLAGS, TIME, X_PX
 from ._selection import BeadSelection
 
-#: Frame pull period (ms): ~30 display updates per second.
+#: Heartbeat period (ms) of the GUI-thread stall measurement.
 FRAME_MS = 33
 #: Histogram refresh period (ms).
 HISTOGRAM_MS = 500
@@ -114,8 +115,10 @@ class _BeadItem(pg.ROI):
 
 
 class LiveView(QWidget):
-    """Central live view. ``display_updates`` counts frames shown; ``max_gap_ms`` is the
-    longest time between two frame-timer ticks (a GUI-thread stall), both for benchmarks."""
+    """Central live view. For benchmarks: ``display_updates`` counts frames shown;
+    ``max_gap_ms`` is the longest wall time between two heartbeat ticks (a GUI-thread stall,
+    whatever its cause); ``max_busy_ms`` the most CPU time the GUI thread used between two ticks
+    (the part of a stall caused by the window's own work, not by a loaded machine)."""
 
     pixel = pyqtSignal(float, float, float)  # x, y, value under the mouse
 
@@ -136,16 +139,18 @@ class LiveView(QWidget):
         self._levels_set = False
         self._status: dict[str, Any] = {}
         self._rate: list[float] = []
-        self._last_tick: float | None = None
+        self._last_tick: tuple[float, float] | None = None
         self._candidates: list[pg.GraphicsObject] = []
         self.display_updates = 0
         self.max_gap_ms = 0.0
+        self.max_busy_ms = 0.0
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewbox = self.graphics.addViewBox(lockAspect=True, invertY=True)
         self.viewbox.setMenuEnabled(False)
         self.image = _Image(axisOrder="row-major")
+        self.image.setAutoDownsample(True)  # draw a 1024² frame at the view's resolution
         self.viewbox.addItem(self.image)
         self.histogram = pg.HistogramLUTWidget()
         self.histogram.setImageItem(self.image)
@@ -187,7 +192,8 @@ class LiveView(QWidget):
         selection.changed.connect(self._refresh_states)
         feed.attached.connect(self._on_attached)
 
-        self._frame_timer = QTimer(self)
+        feed.frames.frame.connect(self._on_frame)
+        self._frame_timer = QTimer(self)  # a heartbeat: how long the GUI thread was busy
         self._frame_timer.timeout.connect(self._tick)
         self._frame_timer.start(FRAME_MS)
         self._hist_timer = QTimer(self)
@@ -203,21 +209,30 @@ class LiveView(QWidget):
         self._frame_number = None
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if self._last_tick is not None:
-            self.max_gap_ms = max(self.max_gap_ms, (now - self._last_tick) * 1e3)
-        self._last_tick = now
-        newest = self._feed.shared.newest_frame()
-        if newest is None or newest[0] == self._frame_number:
-            return
-        self._frame_number, self._frame = newest
+            self.max_gap_ms = max(self.max_gap_ms, (now - self._last_tick[0]) * 1e3)
+            self.max_busy_ms = max(self.max_busy_ms, (cpu - self._last_tick[1]) * 1e3)
+        self._last_tick = (now, cpu)
+
+    def _on_frame(self, number: int, image: np.ndarray) -> None:
+        """A new frame from the grabber thread: show it, then let the grabber pull the next."""
+        try:
+            self._show(number, image)
+        finally:
+            self._feed.frames.taken()
+
+    def _show(self, number: int, image: np.ndarray) -> None:
+        now = time.perf_counter()
+        self._frame_number, self._frame = number, image
         self.image.setImage(self._frame, autoLevels=False)
         if not self._levels_set:
             self.auto_levels()
             self.viewbox.autoRange(padding=0.0)
         self.display_updates += 1
         self._rate = [t for t in self._rate if now - t < 2.0] + [now]
-        self._show_rates()
+        if len(self._rate) % 8 == 0:  # a label update re-lays out the bar: ~4 per second
+            self._show_rates()
 
     def auto_levels(self) -> None:
         """Set the levels once from the current frame (0.5 and 99.8 percentiles)."""

@@ -7,9 +7,10 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QVBoxLayout, QWidget
 
+from ._axes import fixed_x_range, steady_y_range
 from ._feed import DataFeed
 
-REDRAW_MS = 200
+REDRAW_MS = 500
 #: Seconds shown.
 WINDOW_S = 60.0
 
@@ -45,7 +46,7 @@ class MotorPlots(QWidget):
     def redraw(self) -> None:
         if not self.isVisible():
             return
-        for motor, (_plot, position, target) in self._plots.items():
+        for motor, (plot, position, target) in self._plots.items():
             buffer = self._feed.shared.motors.get(motor)
             if buffer is None:
                 continue
@@ -58,3 +59,5 @@ class MotorPlots(QWidget):
             t = rows[:, 0] - t_end
             position.setData(t, rows[:, 1])
             target.setData(t, rows[:, 2])
+            fixed_x_range(plot, -WINDOW_S, 0.0)
+            steady_y_range(plot, rows[:, 1], rows[:, 2])

@@ -9,11 +9,12 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from ._axes import steady_y_range
 from ._bridge import Bridge
 from ._feed import DataFeed
 from ._selection import BeadSelection
 
-REDRAW_MS = 200
+REDRAW_MS = 250
 
 
 class ProfilePlot(QWidget):
@@ -60,4 +61,6 @@ class ProfilePlot(QWidget):
             return
         _t, bead, values = latest
         self.curve.setData(values)
+        self.graphics.getPlotItem().setXRange(0, len(values), padding=0.02)
+        steady_y_range(self.graphics.getPlotItem(), values)
         self.title.setText(f"bead {bead}: live radial profile ({len(values)} bins)")

@@ -2,11 +2,11 @@
 
 Bulk data never goes through the socket: the window asks the daemon once for ``describe``
 (segment names, shapes, dtypes) and attaches to the buffers without their locks, so only the
-lock-free readers work (``VideoBuffer.peek_image``, ``MatrixBuffer.peek_last``,
-``LiveProfileBuffer.peek_profile``) and the window can never slow the camera or the trackers.
-The window is not a ``multiprocessing`` child, so attaching unregisters each segment from this
-process's resource tracker (:func:`magscope_app.buffers._shm.attach_segment`): the daemon alone
-unlinks them.
+lock-free readers work (``MatrixBuffer.peek_last``, ``LiveProfileBuffer.peek_profile``,
+``VideoBuffer.get_level``; frames are peeked by the :class:`~._frames.FrameGrabber` thread)
+and the window can never slow the camera or the trackers. The window is not a
+``multiprocessing`` child, so attaching unregisters each segment from this process's resource
+tracker (:func:`magscope_app.buffers._shm.attach_segment`): the daemon alone unlinks them.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
-import numpy as np
-
 from magscope_app.buffers import (
-    BufferUnderflow,
     LiveProfileBuffer,
     MatrixBuffer,
     VideoBuffer,
@@ -70,15 +67,6 @@ class SharedViews:
             else:
                 buffer.close()
         self.generation += 1
-
-    def newest_frame(self) -> tuple[int, np.ndarray] | None:
-        """``(frame number, copy of the newest frame (height, width))`` or None."""
-        if self.video is None:
-            return None
-        try:
-            return self.video.peek_image()
-        except (BufferUnderflow, RuntimeError):
-            return None
 
     def buffer_level(self) -> float | None:
         """Fraction of the frame ring in use (0…1), None when not attached."""

@@ -20,11 +20,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ._axes import fixed_x_range, steady_y_range
 from ._feed import DataFeed
 from ._history import TIME, X_NM, Y_NM, Z_NM
 from ._selection import BeadSelection
 
-REDRAW_MS = 100
+REDRAW_MS = 200
 #: Most points drawn per curve (longer traces are decimated by striding).
 MAX_POINTS = 4000
 _COLOURS = [(255, 200, 0), (0, 200, 255), (230, 90, 230), (60, 220, 90), (255, 120, 60),
@@ -111,6 +112,7 @@ class TracePlots(QWidget):
         reference = self._selection.reference
         ref_rows = history.rows(reference, since) if reference is not None else None
         wanted = set()
+        shown: dict[str, list[np.ndarray]] = {"x": [], "y": [], "z": []}
         for n, bead in enumerate(ids[: len(_COLOURS)]):
             rows = history.rows(bead, since)
             step = max(1, len(rows) // MAX_POINTS)
@@ -127,6 +129,10 @@ class TracePlots(QWidget):
                     )
                     self._curves[(axis, bead)] = curve
                 curve.setData(t, values, connect="finite")
+                shown[axis].append(values)
                 wanted.add((axis, bead))
         for key in [k for k in self._curves if k not in wanted]:
             self.plots[key[0]].removeItem(self._curves.pop(key))
+        fixed_x_range(self.plots["x"], -self.window_s.value(), 0.0)
+        for axis, values in shown.items():
+            steady_y_range(self.plots[axis], *values)
