@@ -1,5 +1,6 @@
 """z of every bead at a glance: an image of bead (rows) × time (columns), coloured by z relative
-to each bead's median, so a lost bead (a gap) or a stuck bead (flat) stands out among 100."""
+to each bead's median, so a lost bead (a gap: no z) or a bead that moves differently from the
+others (stuck, jumping, drifting) stands out among 100."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ class OverviewPlot(QWidget):
         self.window_s.setValue(30.0)
         self.window_s.setSuffix(" s")
         self.span = QDoubleSpinBox()
-        self.span.setRange(1.0, 1e5)
-        self.span.setValue(200.0)
+        self.span.setRange(0.0, 1e5)
+        self.span.setValue(0.0)
         self.span.setSuffix(" nm")
+        self.span.setSpecialValueText("auto")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Window"))
         bar.addWidget(self.window_s)
@@ -40,7 +42,7 @@ class OverviewPlot(QWidget):
         bar.addWidget(self.hint)
         self.graphics = pg.GraphicsLayoutWidget()
         self.plot = self.graphics.addPlot()
-        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.setLabel("bottom", "time before the newest frame (s)")
         self.plot.setLabel("left", "bead (row)")
         self.image = pg.ImageItem(axisOrder="col-major")
         self.image.setColorMap(pg.colormap.get("CET-D1"))
@@ -51,6 +53,13 @@ class OverviewPlot(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.graphics, 1)
         feed.tracks_updated.connect(self.redraw)
+
+    @staticmethod
+    def _auto_span(image: np.ndarray) -> float:
+        """±5 typical deviations (median |z − bead median|), at least 1 nm: a bead that moves
+        more than the others, or jumps, stands out."""
+        deviation = np.abs(image[np.isfinite(image)])
+        return max(5.0 * float(np.median(deviation)) if deviation.size else 1.0, 1.0)
 
     def redraw(self) -> None:
         now = time.monotonic()
@@ -73,7 +82,7 @@ class OverviewPlot(QWidget):
         columns = valid.any(axis=0)
         medians[columns] = np.nanmedian(image[:, columns], axis=0)
         image = image - medians
-        span = self.span.value()
+        span = self.span.value() or self._auto_span(image)
         self.image.setImage(image, levels=(-span, span))
         self.image.setRect(-window, 0, window, len(beads))
         self.bead_ids = beads

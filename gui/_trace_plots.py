@@ -1,5 +1,8 @@
 """x, y, z against time for the selected beads (optionally minus a reference bead).
 
+x and y are shown relative to their mean over the window (the bead's motion; its place is in
+the live view); z is absolute (nm, from the Z-LUT).
+
 Redrawn from the shared :class:`~._history.TrackHistory` when new rows arrive, at most every
 :data:`REDRAW_MS` and only while visible; "Pause" freezes the window so it can be scrolled back.
 """
@@ -50,26 +53,28 @@ class TracePlots(QWidget):
         self.reference.currentIndexChanged.connect(self._reference_chosen)
         self.pause = QCheckBox("Pause")
         self.hint = QLabel("select beads in the live view")
+        self.graphics_note = QLabel("x, y: minus their mean over the window")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Window"))
         bar.addWidget(self.window_s)
         bar.addWidget(QLabel("minus bead"))
         bar.addWidget(self.reference)
         bar.addWidget(self.pause)
+        bar.addWidget(self.graphics_note)
         bar.addStretch(1)
         bar.addWidget(self.hint)
         self.graphics = pg.GraphicsLayoutWidget()
         self.plots: dict[str, pg.PlotItem] = {}
         for row, axis in enumerate(("x", "y", "z")):
             plot = self.graphics.addPlot(row=row, col=0)
-            plot.setLabel("left", f"{axis}", units="nm")
+            plot.setLabel("left", f"{axis} (nm)")
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
             if row:
                 plot.setXLink(self.plots["x"])
             self.plots[axis] = plot
-        self.plots["z"].setLabel("bottom", "time", units="s")
+        self.plots["z"].setLabel("bottom", "time before the newest frame (s)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -122,6 +127,8 @@ class TracePlots(QWidget):
                 values = rows[:, col]
                 if ref_rows is not None and len(ref_rows) and bead != reference:
                     values = values - np.interp(rows[:, TIME], ref_rows[:, TIME], ref_rows[:, col])
+                if axis != "z" and np.isfinite(values).any():  # x, y: the motion, not the place
+                    values = values - np.nanmean(values)
                 curve = self._curves.get((axis, bead))
                 if curve is None:
                     curve = self.plots[axis].plot(

@@ -12,7 +12,15 @@ from typing import Any
 
 from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QTabBar,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ._banner import DaemonBanner
 from ._bridge import Bridge
@@ -92,21 +100,20 @@ class MainWindow(QMainWindow):
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         right = Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        for title, widget, area in (
-            ("Status", self.status_panel, left), ("Camera", self.camera_panel, left),
-            ("Tracking", self.tracking_panel, left), ("Motors", self.motors_panel, right),
-            ("Z-LUT", self.zlut_panel, right), ("Recording", self.recording_panel, right),
-            ("Traces", self.trace_plots, bottom), ("All beads", self.overview_plot, bottom),
-            ("Profile", self.profile_plot, bottom), ("Motor plots", self.motor_plots, bottom),
-            ("Log", self.log_panel, bottom),
-        ):  # fmt: skip
-            self._add_dock(title, widget, area)
-        self.tabifyDockWidget(self.docks["Status"], self.docks["Camera"])
-        self.tabifyDockWidget(self.docks["Camera"], self.docks["Tracking"])
-        self.tabifyDockWidget(self.docks["Motors"], self.docks["Z-LUT"])
-        self.tabifyDockWidget(self.docks["Z-LUT"], self.docks["Recording"])
-        for name in ("All beads", "Profile", "Motor plots", "Log"):
-            self.tabifyDockWidget(self.docks["Traces"], self.docks[name])
+        groups = (  # one tabbed group per area; the first dock of each is shown
+            (left, (("Status", self.status_panel), ("Camera", self.camera_panel),
+                    ("Tracking", self.tracking_panel))),
+            (right, (("Motors", self.motors_panel), ("Z-LUT", self.zlut_panel),
+                     ("Recording", self.recording_panel))),
+            (bottom, (("Traces", self.trace_plots), ("All beads", self.overview_plot),
+                      ("Profile", self.profile_plot), ("Motor plots", self.motor_plots),
+                      ("Log", self.log_panel))),
+        )  # fmt: skip
+        for area, docks in groups:
+            first = self._add_dock(*docks[0])
+            self.addDockWidget(area, first)
+            for title, widget in docks[1:]:  # straight into the tabs: no split to undo
+                self.tabifyDockWidget(first, self._add_dock(title, widget))
         for name in ("Status", "Motors", "Traces"):
             self.docks[name].raise_()
         self.resizeDocks([self.docks["Status"], self.docks["Motors"]], [340, 460],
@@ -115,6 +122,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
+        self._hide_stale_tab_bars()
 
         events.status.connect(self._on_status)
         events.beads.connect(self._on_beads)
@@ -126,12 +134,12 @@ class MainWindow(QMainWindow):
         events.start()
 
     # -- building ----------------------------------------------------------------------------------
-    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+    def _add_dock(self, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title}")
         dock.setWidget(widget)
-        self.addDockWidget(area, dock)
         self.docks[title] = dock
+        return dock
 
     def _build_actions(self) -> None:
         toolbar = QToolBar("Main")
@@ -174,6 +182,16 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state, LAYOUT_VERSION)
+            self._hide_stale_tab_bars()
+
+    def _hide_stale_tab_bars(self) -> None:
+        """Qt 6.11 leaves a visible copy of a tab group's first tab bar (its first two tabs)
+        when a second group is made; hide every bar whose tabs begin a longer bar's tabs."""
+        bars = [(bar, [bar.tabText(i) for i in range(bar.count())])
+                for bar in self.findChildren(QTabBar)]  # fmt: skip
+        for bar, tabs in bars:
+            if any(len(other) > len(tabs) and other[: len(tabs)] == tabs for _b, other in bars):
+                bar.hide()
 
     def save_layout(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
@@ -185,6 +203,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.show()
         self.restoreState(self._default_state, LAYOUT_VERSION)
+        self._hide_stale_tab_bars()
 
     # -- daemon state ------------------------------------------------------------------------------
     def _update_title(self, online: bool) -> None:
