@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def has_display() -> bool:
@@ -63,11 +64,31 @@ def run_window(
     bridge = Bridge(client, connect=lambda: connect(instance))
     events = DaemonEvents(bridge)
     window = MainWindow(bridge, events, instance=instance, own_daemon=own)
+    _keep_going_on_errors(window)
     window.show()
     try:
         return app.exec()
     finally:
         window.shutdown()
+
+
+def _keep_going_on_errors(window: Any) -> None:
+    """Ctrl-C / SIGTERM close the window (stopping its own daemon) instead of killing the
+    process; an exception in a slot is reported in the window instead of aborting (PyQt6's
+    default), so a bug never leaves a daemon without its window."""
+    import signal
+    import traceback
+
+    def close(*_: Any) -> None:
+        window.close()
+
+    def report(kind: type, value: BaseException, tb: Any) -> None:
+        traceback.print_exception(kind, value, tb)
+        window.notify("error", "window", f"{kind.__name__}: {value} (details on stderr)")
+
+    signal.signal(signal.SIGINT, close)
+    signal.signal(signal.SIGTERM, close)
+    sys.excepthook = report
 
 
 def main_default(argv: list[str]) -> int:

@@ -89,3 +89,35 @@ def test_zlut_sweep_from_the_panel(sim_daemon, make_window, qtbot):
     qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "saved" in panel.message.text(), timeout=20_000)
     assert Path(panel.path.text()).is_file()
+
+
+def test_camera_and_tracking_settings_from_their_panels(sim_daemon, make_window, qtbot):
+    window = make_window(sim_daemon.instance)
+    form = window.camera_panel.form
+    qtbot.waitUntil(lambda: "exposure" in form.names(), timeout=20_000)
+    exposure = form.editor("exposure")
+    assert exposure.suffix() == " ms" and exposure.maximum() == 20.0  # 50 frames/s: ≤ 20 ms
+    assert not form.editor("pixel_size").isEnabled()  # read-only settings cannot be edited
+    exposure.setFocus()
+    exposure.selectAll()
+    QTest.keyClicks(exposure, "7.5")
+    QTest.keyClick(exposure, Qt.Key.Key_Return)
+
+    def setting(name):
+        with connect(sim_daemon.instance) as client:
+            return client.call("get_setting", device="camera", name=name)
+
+    qtbot.waitUntil(lambda: setting("exposure") == 7.5, timeout=20_000)
+
+    panel = window.tracking_panel
+    qtbot.waitUntil(lambda: bool(panel.form.names()), timeout=20_000)
+    panel.roi_size.setFocus()
+    panel.roi_size.selectAll()
+    QTest.keyClicks(panel.roi_size, "48")
+    QTest.keyClick(panel.roi_size, Qt.Key.Key_Return)
+
+    def roi_size():
+        with connect(sim_daemon.instance) as client:
+            return client.call("tracking_settings")["roi_size"]
+
+    qtbot.waitUntil(lambda: roi_size() == 48, timeout=20_000)
