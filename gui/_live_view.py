@@ -26,6 +26,7 @@ from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -92,6 +93,8 @@ class _BeadItem(pg.ROI):
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton)
         self.label = pg.TextItem(str(bead), color=STATE_COLOURS["tracked"], anchor=(0, 1))
         self.label.setParentItem(self)
+        for item in (self, self.label):  # a pixmap each: 100 ROIs redrawn with every frame
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def place(self, x: float, y: float, size: int) -> None:
         """Centre on bead coordinates (x, y) px without emitting a move."""

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QVBoxLayout, QWidget
 
-from ._axes import fixed_x_range, steady_y_range
+from ._axes import cache_axes, fixed_x_range, steady_y_range
 from ._feed import DataFeed
 
 REDRAW_MS = 500
@@ -37,6 +37,7 @@ class MotorPlots(QWidget):
         for row, motor in enumerate(sorted(self._feed.shared.motors)):
             plot = self.graphics.addPlot(row=row, col=0, title=motor)
             plot.showGrid(x=True, y=True, alpha=0.2)
+            cache_axes(plot)
             position = plot.plot(pen=pg.mkPen((0, 200, 255), width=2))
             target = plot.plot(
                 pen=pg.mkPen((255, 200, 0), width=1, style=pg.QtCore.Qt.PenStyle.DashLine)

@@ -10,6 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ._axes import cache_axes
 from ._feed import DataFeed
 
 REDRAW_MS = 500
@@ -44,6 +45,7 @@ class OverviewPlot(QWidget):
         self.plot = self.graphics.addPlot()
         self.plot.setLabel("bottom", "time before the newest frame (s)")
         self.plot.setLabel("left", "bead (row)")
+        cache_axes(self.plot)
         self.image = pg.ImageItem(axisOrder="col-major")
         self.image.setColorMap(pg.colormap.get("CET-D1"))
         self.plot.addItem(self.image)

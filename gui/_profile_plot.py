@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ._axes import steady_y_range
+from ._axes import cache_axes, steady_y_range
 from ._bridge import Bridge
 from ._feed import DataFeed
 from ._selection import BeadSelection
@@ -30,6 +30,7 @@ class ProfilePlot(QWidget):
         self.graphics.setLabel("bottom", "radius (bins)")
         self.graphics.setLabel("left", "intensity (normalised)")
         self.graphics.showGrid(x=True, y=True, alpha=0.2)
+        cache_axes(self.graphics.getPlotItem())
         self.curve = self.graphics.plot(pen=pg.mkPen((255, 200, 0), width=2))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)

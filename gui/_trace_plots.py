@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ._axes import fixed_x_range, steady_y_range
+from ._axes import cache_axes, fixed_x_range, steady_y_range
 from ._feed import DataFeed
 from ._history import TIME, X_NM, Y_NM, Z_NM
 from ._selection import BeadSelection
@@ -71,6 +71,7 @@ class TracePlots(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
+            cache_axes(plot)
             if row:
                 plot.setXLink(self.plots["x"])
             self.plots[axis] = plot

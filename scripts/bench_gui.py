@@ -13,7 +13,9 @@ loop for ``--duration`` seconds. Prints ONE JSON line:
   own share of a stall; the rest is the machine's load: waiting for a core);
 * ``frames_lost``: frames the camera could not store plus frames not tracked, during the run
   (target 0);
-* ``gui_cpu_percent``: CPU use of the window's process (100 = one core);
+* ``gui_cpu_percent``: CPU use of the window's process (100 = one core), and
+  ``gui_cpu_ms_per_update``: that CPU time per display update (frame, ROIs, plots and panels
+  together; 1000 / it is the update rate one free core would sustain);
 * ``camera_fps`` and ``track_rows`` written meanwhile, and whether each target was met.
 
 Usage: python scripts/bench_gui.py [--duration 20] [--beads 100] [--fps 100] [--size 1024]
@@ -193,6 +195,7 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
         "camera_fps": round(after["camera"]["fps"], 1),
         "track_rows_per_s": round(rows / elapsed),
         "gui_cpu_percent": round(100 * cpu / elapsed, 1),
+        "gui_cpu_ms_per_update": round(1e3 * cpu / max(updates, 1), 1),
         "platform": QApplication.platformName(),
         "targets_met": {"updates": rate >= 30, "stall": stall <= 100, "frames_lost": lost == 0},
         "load_average": [round(x, 2) for x in os.getloadavg()],
