@@ -11,7 +11,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser(
         "gui", parents=[common], help="open the window (starts a daemon unless --attach)"
     )
-    p.add_argument("--config", type=Path, help="hardware config (TOML) of the daemon it starts")
+    p.add_argument(
+        "--config", type=Path, help="hardware config (TOML) of the daemon it starts (or restarts)"
+    )
     p.add_argument(
         "--attach", action="store_true", help="attach to a running daemon; leave it running"
     )

@@ -81,7 +81,7 @@ class OwnDaemon:
             try:
                 with connect(self.instance, timeout=2.0) as client:
                     client.call("stop")
-            except (DaemonNotRunning, OSError, Exception):
+            except Exception:  # not answering, or refusing: SIGTERM asks the same
                 self.process.terminate()
             try:
                 self.process.wait(timeout)

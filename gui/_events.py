@@ -118,7 +118,8 @@ class DaemonEvents(QObject):
         if self._online is not True:
             self._online = True
             self.connected.emit()
-        self._derive_notifications(status)
+        if not self.subscribed:  # pushed events already carry the warnings and errors
+            self._derive_notifications(status)
         self.status.emit(status)
         self._bridge.call("beads", on_result=self._on_beads, on_error=self._on_error)
 

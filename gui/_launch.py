@@ -63,7 +63,7 @@ def run_window(
     app.setApplicationName("magscope-app")
     bridge = Bridge(client, connect=lambda: connect(instance))
     events = DaemonEvents(bridge)
-    window = MainWindow(bridge, events, instance=instance, own_daemon=own)
+    window = MainWindow(bridge, events, instance=instance, own_daemon=own, daemon_config=config)
     _keep_going_on_errors(window)
     window.show()
     try:

@@ -43,7 +43,7 @@ from ._history import FLAGS, LOST_FLAGS, TIME, X_PX
 from ._selection import BeadSelection
 
 #: Heartbeat period (ms) of the GUI-thread stall measurement.
-FRAME_MS = 33
+HEARTBEAT_MS = 33
 #: Histogram refresh period (ms).
 HISTOGRAM_MS = 500
 #: Bead overlay state refresh period (ms).
@@ -144,6 +144,7 @@ class LiveView(QWidget):
         self._rate: list[float] = []
         self._last_tick: tuple[float, float] | None = None
         self._candidates: list[pg.GraphicsObject] = []
+        self._rates_shown = 0.0
         self.display_updates = 0
         self.max_gap_ms = 0.0
         self.max_busy_ms = 0.0
@@ -196,9 +197,9 @@ class LiveView(QWidget):
         feed.attached.connect(self._on_attached)
 
         feed.frames.frame.connect(self._on_frame)
-        self._frame_timer = QTimer(self)  # a heartbeat: how long the GUI thread was busy
-        self._frame_timer.timeout.connect(self._tick)
-        self._frame_timer.start(FRAME_MS)
+        self._heartbeat = QTimer(self)  # a heartbeat: how long the GUI thread was busy
+        self._heartbeat.timeout.connect(self._tick)
+        self._heartbeat.start(HEARTBEAT_MS)
         self._hist_timer = QTimer(self)
         self._hist_timer.timeout.connect(self._update_histogram)
         self._hist_timer.start(HISTOGRAM_MS)
@@ -234,7 +235,8 @@ class LiveView(QWidget):
             self.viewbox.autoRange(padding=0.0)
         self.display_updates += 1
         self._rate = [t for t in self._rate if now - t < 2.0] + [now]
-        if len(self._rate) % 8 == 0:  # a label update re-lays out the bar: ~4 per second
+        if now - self._rates_shown > 0.25:  # a label update re-lays out the bar: 4 per second
+            self._rates_shown = now
             self._show_rates()
 
     def auto_levels(self) -> None:
@@ -375,7 +377,7 @@ class LiveView(QWidget):
         self._candidates.clear()
 
     def closeEvent(self, event: Any) -> None:
-        for timer in (self._frame_timer, self._hist_timer, self._state_timer):
+        for timer in (self._heartbeat, self._hist_timer, self._state_timer):
             timer.stop()
         super().closeEvent(event)
 

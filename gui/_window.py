@@ -2,12 +2,14 @@
 
 Everything is injected: the :class:`~._bridge.Bridge` (all daemon calls), the
 :class:`~._events.DaemonEvents` (what happens in the daemon), and, when the window started its
-own daemon, the :class:`~._daemon.OwnDaemon` it stops when it closes. The layout is saved per
+own daemon, the :class:`~._daemon.OwnDaemon` it stops when it closes (an attached window
+restarts a daemon that died with ``daemon_config``, and then owns it). The layout is saved per
 instance in :class:`QSettings` ("Reset layout" restores the built-in one).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QSettings, Qt
@@ -63,10 +65,12 @@ class MainWindow(QMainWindow):
         instance: str,
         own_daemon: OwnDaemon | None = None,
         settings: QSettings | None = None,
+        daemon_config: Path | None = None,
     ) -> None:
         super().__init__()
         self.bridge, self.events, self.instance = bridge, events, instance
         self.own_daemon = own_daemon
+        self.daemon_config = daemon_config
         self.settings = settings if settings is not None else window_settings(instance)
         self.status: dict[str, Any] = {}
         self._closing = False
@@ -260,9 +264,10 @@ class MainWindow(QMainWindow):
 
     # -- restart -----------------------------------------------------------------------------------
     def restart_daemon(self) -> None:
-        """Start the daemon again (a new own daemon when this window was attached)."""
+        """Start the daemon again. An attached window starts its own daemon, with
+        ``daemon_config`` (the simulated microscope when None), and stops it when it closes."""
         if self.own_daemon is None:
-            self.own_daemon = OwnDaemon(self.instance)
+            self.own_daemon = OwnDaemon(self.instance, self.daemon_config)
         own = self.own_daemon
         self.events.stop()
         self.banner.show_restarting()

@@ -32,6 +32,13 @@ def test_window_shows_live_frames_status_and_panels(sim_daemon, make_window, qtb
     qtbot.waitUntil(lambda: view.readout.text().startswith("x 100  y 60  value "))
     # the plots and panels never run client calls on the GUI thread: nothing is pending long
     qtbot.waitUntil(lambda: window.bridge.pending() <= 2, timeout=20_000)
+    # pause and resume acquisition from the toolbar
+    window.acquire_action.trigger()
+    qtbot.waitUntil(lambda: window.acquire_action.text() == "Paused", timeout=20_000)
+    with connect(sim_daemon.instance) as client:
+        assert client.call("status")["acquiring"] is False
+    window.acquire_action.trigger()
+    qtbot.waitUntil(lambda: window.acquire_action.text() == "Acquiring", timeout=20_000)
 
 
 def test_beads_are_added_moved_and_removed_with_the_mouse(sim_daemon, make_window, qtbot):
