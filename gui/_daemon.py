@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from magscope_app.control import DaemonNotRunning, connect
+from magscope_app import DaemonNotRunning, connect
 
 
 class DaemonStartError(RuntimeError):

@@ -34,7 +34,7 @@ def run_window(
     started)."""
     from PyQt6.QtWidgets import QApplication
 
-    from magscope_app.control import DaemonNotRunning, connect
+    from magscope_app import DaemonNotRunning, connect
 
     from ._bridge import Bridge
     from ._daemon import DaemonStartError, OwnDaemon

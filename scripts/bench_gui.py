@@ -66,7 +66,7 @@ roi_size = 64
 
 
 def _wait_ready(instance: str, workers: int, timeout: float = 180.0) -> None:
-    from magscope_app.control import DaemonNotRunning, connect
+    from magscope_app import DaemonNotRunning, connect
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -109,7 +109,7 @@ def main() -> int:
     try:
         return _run(args, instance, _bead_centres(config))
     finally:
-        from magscope_app.control import DaemonNotRunning, connect
+        from magscope_app import DaemonNotRunning, connect
 
         try:
             with connect(instance, timeout=5) as client:
@@ -140,7 +140,7 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
     from PyQt6.QtCore import QEventLoop, QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from magscope_app.control import connect
+    from magscope_app import connect
 
     _wait_ready(instance, args.workers)
     with connect(instance) as client:

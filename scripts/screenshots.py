@@ -80,7 +80,7 @@ def _take(args: argparse.Namespace, folder: Path) -> int:
     from PyQt6.QtGui import QImage
     from PyQt6.QtWidgets import QApplication
 
-    from magscope_app.control import connect
+    from magscope_app import connect
 
     config = folder / "screens.toml"
     config.write_text(CONFIG)
