@@ -24,8 +24,11 @@ from ._bridge import Bridge
 POLL_MS = 500
 #: Status poll period (ms) when the client pushes events.
 SLOW_POLL_MS = 1000
-#: Topics asked for when the client can subscribe.
-TOPICS = ("daemon", "acquisition", "motor", "recording", "zlut", "beads", "warning", "error")
+#: Topics asked for when the client can subscribe (issue #11's protocol); ``log`` events carry
+#: the daemon's warnings and errors ``{level, source, text}``.
+TOPICS = ("daemon", "acquisition", "motor", "recording", "zlut", "beads", "log")
+#: The synthetic event a subscription gets when the connection is lost.
+DISCONNECTED_TOPIC = "disconnected"
 
 
 class DaemonEvents(QObject):
@@ -62,6 +65,7 @@ class DaemonEvents(QObject):
         self._pushed.connect(self._on_pushed)
         bridge.disconnected.connect(self._on_disconnected)
         self.subscribed = False
+        self._subscription: Any = None
         self._subscribe()
 
     # -- life cycle --------------------------------------------------------------------------------
@@ -71,7 +75,9 @@ class DaemonEvents(QObject):
         self.refresh()
 
     def stop(self) -> None:
+        """Stop refreshing and end the subscription (if any)."""
         self._timer.stop()
+        self._unsubscribe()
 
     def reconnected(self) -> None:
         """The bridge has a new client (daemon restarted): subscribe again and refresh."""
@@ -81,10 +87,21 @@ class DaemonEvents(QObject):
         self.start()
 
     def _subscribe(self) -> None:
+        self._unsubscribe()
         client = self._bridge.client
-        self.subscribed = hasattr(client, "subscribe")
-        if self.subscribed:
-            client.subscribe(TOPICS, self._from_client_thread)
+        self.subscribed = False
+        if hasattr(client, "subscribe"):
+            try:
+                self._subscription = client.subscribe(TOPICS, self._from_client_thread)
+                self.subscribed = True
+            except (ValueError, OSError, ConnectionError):  # topics refused: poll instead
+                self._subscription = None
+
+    def _unsubscribe(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None and hasattr(subscription, "close"):
+            with contextlib.suppress(Exception):
+                subscription.close()
 
     def _from_client_thread(self, event: Any) -> None:
         """Callback of ``client.subscribe``: runs on the client's thread, so only emit."""
@@ -97,10 +114,16 @@ class DaemonEvents(QObject):
             self._pushed.emit(str(topic or ""), dict(payload or {}))
 
     def _on_pushed(self, topic: str, payload: dict) -> None:
+        if topic == DISCONNECTED_TOPIC:
+            self._on_disconnected(str(payload.get("message") or "lost the connection"))
+            return
         self.daemon_event.emit(topic, payload)
-        if topic in ("warning", "error"):
+        level = payload.get("level") if topic == "log" else None
+        if topic == "recording" and payload.get("state") == "error":
+            level = "error"
+        if level in ("warning", "error"):
             text = str(payload.get("text") or payload.get("message") or payload)
-            self.notification.emit(topic, str(payload.get("source", "daemon")), text)
+            self.notification.emit(level, str(payload.get("source", topic)), text)
         self.refresh()
 
     # -- polling -----------------------------------------------------------------------------------

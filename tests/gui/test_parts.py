@@ -110,9 +110,20 @@ def test_events_poll_status_and_beads_as_the_fallback(qtbot):
 
 
 class _PushingClient(_FakeClient):
-    def subscribe(self, topics, callback) -> None:
+    """Subscribes like the typed client of issue #11 (topic "log" for warnings and errors)."""
+
+    closed_subscriptions = 0
+
+    def subscribe(self, topics, callback):
         self.topics = topics
         self.callback = callback
+        client = self
+
+        class Subscription:
+            def close(self) -> None:
+                client.closed_subscriptions += 1
+
+        return Subscription()
 
 
 def test_events_use_subscribe_when_the_client_has_it(qtbot):
@@ -120,12 +131,14 @@ def test_events_use_subscribe_when_the_client_has_it(qtbot):
     bridge = Bridge(client)
     events = DaemonEvents(bridge)
     assert events.subscribed and "motor" in client.topics
+    event = {"topic": "log", "payload": {"level": "warning", "text": "hot", "source": "cam"}}
     with qtbot.waitSignal(events.notification, timeout=5000) as note:
-        threading.Thread(target=client.callback,
-                         args=({"topic": "warning", "payload": {"text": "hot", "source": "cam"}},)
-                         ).start()  # fmt: skip
+        threading.Thread(target=client.callback, args=(event,)).start()
     assert note.args == ["warning", "cam", "hot"]
+    with qtbot.waitSignal(events.disconnected, timeout=5000):
+        threading.Thread(target=client.callback, args=({"topic": "disconnected"},)).start()
     events.stop()
+    assert client.closed_subscriptions == 1
     bridge.close()
 
 
