@@ -31,12 +31,14 @@ CLIENT_WAIT_S = 60.0
 def error_code(exc: BaseException) -> str:
     """The protocol error code of ``exc`` (``unknown_command``, ``invalid_argument``, …),
     ``disconnected`` when the daemon is gone, ``timeout``, or ``error``."""
+    if isinstance(exc, ConnectionError):  # DaemonNotRunning (whatever its code), socket errors
+        return "disconnected"
     code = getattr(exc, "code", None)
     if isinstance(code, str):
         return code
     if isinstance(exc, TimeoutError):
         return "timeout"
-    if isinstance(exc, ConnectionError | OSError):  # DaemonNotRunning is a ConnectionError
+    if isinstance(exc, OSError):
         return "disconnected"
     return "error"
 

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 from magscope_app.gui import Bridge, DaemonEvents
+from magscope_app.gui._bridge import error_code
 from magscope_app.gui._find_beads import parse_candidates
 from magscope_app.gui._history import BEAD, TIME, Z_NM, TrackHistory
 
@@ -140,6 +141,18 @@ def test_events_use_subscribe_when_the_client_has_it(qtbot):
     events.stop()
     assert client.closed_subscriptions == 1
     bridge.close()
+
+
+def test_error_codes_of_both_clients():
+    class TypedDaemonNotRunning(CommandError, ConnectionError):  # as the typed client's
+        def __init__(self, message):
+            CommandError.__init__(self, "daemon_not_running", message)
+
+    assert error_code(TypedDaemonNotRunning("gone")) == "disconnected"
+    assert error_code(DaemonNotRunning("gone")) == "disconnected"
+    assert error_code(CommandError("unknown_command", "x")) == "unknown_command"
+    assert error_code(TimeoutError("slow")) == "timeout"
+    assert error_code(ValueError("bug")) == "error"
 
 
 def test_find_beads_replies_are_parsed_with_rejections():
