@@ -61,7 +61,7 @@ class FindBeadsDialog(QDialog):
         self.min_distance = QDoubleSpinBox()
         self.min_distance.setRange(0.0, 1000.0)
         self.min_distance.setValue(0.0)
-        self.min_distance.setSpecialValueText("ROI size")
+        self.min_distance.setSpecialValueText("default")
         self.min_distance.setSuffix(" px")
         form = QFormLayout()
         form.addRow("At most", self.max)

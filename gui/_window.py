@@ -155,6 +155,9 @@ class MainWindow(QMainWindow):
         self.acquire_action.triggered.connect(self._set_acquiring)
         self.find_action = QAction("Find beads…", self)
         self.find_action.triggered.connect(self.find_beads)
+        self.classify_action = QAction("Classify beads", self)
+        self.classify_action.setToolTip("Stuck or tethered, from the last seconds of tracks")
+        self.classify_action.triggered.connect(self.classify_beads)
         self.stop_all_action = QAction("■ STOP ALL MOTORS", self)
         self.stop_all_action.setShortcut(QKeySequence(STOP_ALL_SHORTCUT))
         self.stop_all_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -162,7 +165,7 @@ class MainWindow(QMainWindow):
         self.stop_all_action.triggered.connect(self.motors_panel.stop_all)
         self.reset_layout_action = QAction("Reset layout", self)
         self.reset_layout_action.triggered.connect(self.reset_layout)
-        for action in (self.acquire_action, self.find_action):
+        for action in (self.acquire_action, self.find_action, self.classify_action):
             toolbar.addAction(action)
         toolbar.addSeparator()
         toolbar.addAction(self.stop_all_action)
@@ -175,7 +178,9 @@ class MainWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         view.addAction(self.reset_layout_action)
-        self.menuBar().addMenu("&Beads").addAction(self.find_action)
+        beads_menu = self.menuBar().addMenu("&Beads")
+        beads_menu.addAction(self.find_action)
+        beads_menu.addAction(self.classify_action)
         self.menuBar().addMenu("&Motors").addAction(self.stop_all_action)
 
     # -- layout ------------------------------------------------------------------------------------
@@ -261,6 +266,23 @@ class MainWindow(QMainWindow):
         self._dialog.show()
         self._dialog.raise_()
         self._dialog.find()
+
+    def classify_beads(self) -> None:
+        """Ask the daemon which beads are stuck (reference candidates) and which tethered."""
+        self.bridge.call(
+            "classify_beads", on_result=self._classified, on_error=self._not_classified
+        )
+
+    def _classified(self, result: Any) -> None:
+        kinds = [b.get("kind") for b in (result or {}).get("beads", [])]
+        counts = {k: kinds.count(k) for k in sorted(set(map(str, kinds)))}
+        self.notify("info", "beads", f"classified: {counts or result}")
+        self.events.refresh()
+
+    def _not_classified(self, code: str, message: str) -> None:
+        if code == "unknown_command":
+            message = "this daemon cannot classify beads yet (no classify_beads command)"
+        self.notify("warning", "beads", message)
 
     # -- restart -----------------------------------------------------------------------------------
     def restart_daemon(self) -> None:

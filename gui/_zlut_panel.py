@@ -24,7 +24,8 @@ from PyQt6.QtWidgets import (
 from ._bridge import Bridge
 from ._events import DaemonEvents
 
-_TABLE = ("bead", "usable", "contrast", "σz (nm)", "z range (nm)", "why / what to do")
+_TABLE = ("bead", "usable", "contrast", "σz (nm)", "motion (nm)", "z range (nm)",
+          "why / what to do")  # fmt: skip
 
 
 def _spin(low: float, high: float, value: float, suffix: str, decimals: int = 1) -> QDoubleSpinBox:
@@ -174,17 +175,18 @@ class ZLUTPanel(QWidget):
         beads = (result.get("report") or {}).get("beads", {})
         self.table.setRowCount(len(beads))
         for row, (bead, q) in enumerate(sorted(beads.items(), key=lambda kv: int(kv[0]))):
-            hint = q.get("hint") or q.get("advice") or "; ".join(q.get("reasons", []))
+            reasons = "; ".join(q.get("reasons", []))
+            hint = q.get("hint") or reasons  # the plain-words advice of the report, if any
             low, high = q.get("z_min_nm"), q.get("z_max_nm")
             values = (
                 bead, "yes" if q.get("usable") else "no", _num(q.get("contrast"), ".3f"),
-                _num(q.get("sigma_z_nm"), ".1f"),
+                _num(q.get("sigma_z_nm"), ".1f"), _num(q.get("axial_motion_nm"), ".0f"),
                 "-" if low is None or high is None else f"{low:.0f} … {high:.0f}", hint,
             )  # fmt: skip
             for col, value in enumerate(values):
                 item = QTableWidgetItem(str(value))
-                if col == 5:
-                    item.setToolTip(str(value))
+                if col == len(values) - 1:
+                    item.setToolTip("\n".join(t for t in (q.get("hint"), reasons) if t))
                 self.table.setItem(row, col, item)
 
 
