@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from ..config import ConfigError
 from ..control.errors import DaemonNotRunning
 from ..control.protocol import CommandError
+from ..gui import _cli as _gui
 from . import _daemon, _hardware, _recording, _retrack, _tracking, _zlut
 from ._common import (
     EXIT_FAILED,
@@ -40,7 +41,7 @@ from ._recording import format_record_status
 __all__ = ["build_parser", "format_devices", "format_record_status", "format_status", "main"]
 
 #: The modules that add subcommands, in the order of ``magscope-app --help``.
-SUBCOMMAND_MODULES = (_daemon, _hardware, _recording, _retrack, _tracking, _zlut)
+SUBCOMMAND_MODULES = (_daemon, _gui, _hardware, _recording, _retrack, _tracking, _zlut)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,18 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_without_arguments(parser: argparse.ArgumentParser) -> int:
-    """``magscope-app`` typed alone: print the help and exit with status 2 (bad usage)."""
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
+def run_without_a_command(argv: list[str]) -> int:
+    """``magscope-app`` with no subcommand (options such as ``--instance``, ``--config`` or
+    ``--paused`` allowed): the window with its own daemon on a desktop, the daemon headless in
+    the foreground without a display (see ``magscope_app.gui._launch.main_default``)."""
+    from ..gui._launch import main_default  # Qt is loaded only here, never by the subcommands
+
+    return main_default(argv)
+
+
+def _names_a_command(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return any(word in sub.choices or word in ("-h", "--help") for word in argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    if not argv:
-        return run_without_arguments(parser)
+    if not _names_a_command(parser, argv):
+        return run_without_a_command(argv)
     args = fill_defaults(parser.parse_args(argv))
     func: Callable[[argparse.Namespace], int] = args.func
     try:

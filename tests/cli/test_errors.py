@@ -68,9 +68,20 @@ def test_bad_usage_is_one_line_with_status_2(capsys, daemon_dirs, argv, phrase):
     assert out == ""
 
 
-def test_no_arguments_prints_the_help_with_status_2(capsys):
-    status, _, err = run(capsys)
-    assert status == EXIT_USAGE and "usage: magscope-app" in err and "record" in err
+def test_no_command_launches_the_window_or_headless_daemon(capsys, monkeypatch):
+    """Without a subcommand (options allowed) the launcher runs; with one, or --help, it does not
+    (the launcher itself is tested in tests/gui/test_lifecycle.py)."""
+    from magscope_app.gui import _launch
+
+    launched = []
+    monkeypatch.setattr(_launch, "main_default", lambda argv: launched.append(argv) or 0)
+    assert run(capsys)[0] == 0
+    assert run(capsys, "--instance", "x", "--paused")[0] == 0
+    assert launched == [[], ["--instance", "x", "--paused"]]
+    status, out, _ = run(capsys, "--help")
+    assert status == 0 and "usage: magscope-app" in out and "record" in out
+    assert run(capsys, "--instance", "x", "status")[0] == EXIT_NO_DAEMON
+    assert len(launched) == 2
 
 
 def test_help_is_not_an_error(capsys):
