@@ -68,16 +68,29 @@ def run_without_a_command(argv: list[str]) -> int:
     return main_default(argv)
 
 
-def _names_a_command(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return any(word in sub.choices or word in ("-h", "--help") for word in argv)
+#: Launcher options that take a value (``magscope-app --instance rig1 --config rig.toml``).
+_LAUNCH_VALUE_OPTIONS = ("--instance", "--config", "--tcp-port")
+
+
+def _names_a_command(argv: list[str]) -> bool:
+    """Whether ``argv`` holds a word other than options and their values (a subcommand, or a
+    mistyped one that the parser then refuses), or asks for help."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-h", "--help"):
+            return True
+        if word in _LAUNCH_VALUE_OPTIONS and next(words, None) is None:
+            return True  # a missing value: the parser says so
+        elif not word.startswith("-"):
+            return True
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    if not _names_a_command(parser, argv):
+    if not _names_a_command(argv):
         return run_without_a_command(argv)
     args = fill_defaults(parser.parse_args(argv))
     func: Callable[[argparse.Namespace], int] = args.func

@@ -42,6 +42,7 @@ COMMANDS: list[tuple[list[str], list[str]]] = [
     (["zlut", "save"], ["luts.h5"]),
     (["zlut", "load"], ["luts.h5"]),
     (["retrack"], ["run.h5"]),
+    (["gui"], ["--attach"]),
 ]
 
 

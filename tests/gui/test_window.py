@@ -79,7 +79,7 @@ def test_find_beads_previews_candidates_or_explains(sim_daemon, make_window, qtb
     dialog = window._dialog
     assert dialog is not None and dialog.isVisible()
     if "find_beads" in known:
-        qtbot.waitUntil(lambda: dialog.candidates, timeout=30_000)
+        qtbot.waitUntil(lambda: bool(dialog.candidates), timeout=30_000)
         assert window.live_view._candidates  # previewed before anything is added
         assert not _beads(sim_daemon.instance)
         dialog.add_ticked()
