@@ -22,6 +22,7 @@ from .paths import validate_instance
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "magscope_app.cli_hardware",
     "magscope_app.cli_recording",
+    "magscope_app.cli_scripts",
     "magscope_app.cli_tracking",
     "magscope_app.cli_zlut",
 )
