@@ -47,7 +47,8 @@ class ScriptAborted(BaseException):
 @dataclass(frozen=True)
 class ScriptStatus:
     """A script run as the daemon reports it (``script_status``); ``state`` is ``idle`` before
-    any script, else running, pausing, paused, aborting, completed, failed, aborted or killed.
+    any script, else starting, running, pausing, paused, aborting, completed, failed, aborted or
+    killed.
     Times in s since the epoch; ``traceback`` of a script that raised."""
 
     state: str

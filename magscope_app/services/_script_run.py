@@ -25,7 +25,7 @@ from ..control.protocol import CommandError
 #: Entry point of the script process (see :mod:`magscope_app.workers.script_runner`).
 RUNNER_MODULE = "magscope_app.workers.script_runner"
 #: States while the script process lives, and the final ones.
-ACTIVE = ("running", "pausing", "paused", "aborting")
+ACTIVE = ("starting", "running", "pausing", "paused", "aborting")
 FINAL = ("completed", "failed", "aborted", "killed")
 #: Longest output line kept (characters); longer lines are cut.
 MAX_LINE_CHARS = 4000
@@ -67,7 +67,7 @@ class ScriptRun:
     path: Path
     params: dict[str, Any]
     recording_before: str | None = None  # the recording already running when it started
-    state: str = "running"
+    state: str = "starting"  # until the runner attaches
     process: asyncio.subprocess.Process | None = None
     started: float = field(default_factory=time.time)
     ended: float | None = None

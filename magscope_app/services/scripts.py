@@ -6,6 +6,8 @@ attaches its connection to the run (``script_attach``; only the script's own pro
 calls ``main`` with a typed client. Every GUI, CLI or notebook client sees the run
 (``script_status``, ``script`` events) and can pause, resume or abort it.
 
+* **States**: ``starting`` (until the runner attaches), ``running``, ``pausing``, ``paused``,
+  ``aborting``, then one of the outcomes below.
 * **Checkpoints.** Every command of the script's connection passes its gate. ``script_pause``
   makes the state ``pausing``; the script's next command is held there (state ``paused``) until
   ``script_resume``. A command already running (a move, a sweep) goes on undisturbed.
@@ -150,7 +152,7 @@ class ScriptService(Service):
 
     async def _cmd_pause(self) -> dict[str, Any]:
         run = self._active("script_pause")
-        if run.state == "running":
+        if run.state in ("starting", "running"):
             run.released.clear()
             self._set_state(run, "pausing")
         return run.to_dict()
@@ -158,7 +160,7 @@ class ScriptService(Service):
     async def _cmd_resume(self) -> dict[str, Any]:
         run = self._active("script_resume")
         if run.state in ("pausing", "paused"):
-            self._set_state(run, "running")
+            self._set_state(run, "running" if run.session is not None else "starting")
             run.released.set()
         return run.to_dict()
 
@@ -180,6 +182,8 @@ class ScriptService(Service):
             raise CommandError("failed", f"script_attach: script {id} is already attached")
         run.session = session
         session.gate = functools.partial(self._gate, run)
+        if run.state == "starting":
+            self._set_state(run, "running")
         return run.to_dict()
 
     async def _cmd_output(self, text: str, stream: str) -> dict[str, Any]:
