@@ -8,8 +8,8 @@ Front ends (CLI, GUI, notebooks) start, watch, pause, resume and abort the daemo
 Inside a script, the runner gives ``main`` a scope whose connection is attached to the run
 (:func:`attach`): every call is a checkpoint the daemon may hold (paused), replies therefore
 have no deadline, and once the script is aborted every call, and :meth:`Scope.wait`, raises
-:class:`ScriptAborted`. ``scope.scripts.pause()`` called by the script itself returns only when an
-operator resumes it.
+:class:`ScriptAborted` (``wait`` also when the connection to the daemon is lost).
+``scope.scripts.pause()`` called by the script itself returns only when an operator resumes it.
 """
 
 from __future__ import annotations
@@ -234,17 +234,19 @@ class Scripts:
         self._scope.call("script_progress", fraction=float(fraction), text=text)
 
     def sleep(self, seconds: float) -> None:
-        """Let ``seconds`` pass; inside a script an abort ends it at once with ScriptAborted."""
+        """Let ``seconds`` pass; inside a script an abort (or the daemon going away) ends it at
+        once with ScriptAborted."""
         if self.attached_id is None:
             time.sleep(seconds)
         elif self._aborted.is_set() or self._aborted.wait(seconds):
             raise ScriptAborted(f"script {self.attached_id} was aborted")
 
     def _on_event(self, event: Event) -> None:
-        """Reader thread: notice that this script is being aborted."""
-        if event.payload.get("id") == self.attached_id and event.payload.get("state") in (
-            "aborting", "aborted", "killed",
-        ):  # fmt: skip
+        """Reader thread: notice that this script is being aborted or lost its daemon."""
+        if event.topic == DISCONNECTED_EVENT or (
+            event.payload.get("id") == self.attached_id
+            and event.payload.get("state") in ("aborting", "aborted", "killed")
+        ):
             self._aborted.set()
 
 
