@@ -94,8 +94,11 @@ class ScriptStatus:
 class ScriptRun:
     """A script the daemon runs (one :meth:`Scripts.start` returned, or the current one)."""
 
-    def __init__(self, scripts: Scripts, started: dict[str, Any], subscription: Any) -> None:
+    def __init__(
+        self, scripts: Scripts, started: dict[str, Any], subscription: Any, *, from_start: bool
+    ) -> None:
         self._scripts = scripts
+        self._from_start = from_start  # subscribed before the start: no event was missed
         self.id: int = started["id"]
         self.name: str = started["name"]
         self.path: str = started["path"]
@@ -106,16 +109,17 @@ class ScriptRun:
         return ScriptStatus.from_dict(self._scripts._scope.call("script_status", id=self.id))
 
     def pause(self) -> ScriptStatus:
-        """Hold the script at its next call (state ``pausing``, then ``paused``)."""
-        return self._scripts.pause()
+        """Hold the script at its next call (state ``pausing``, then ``paused``); CommandFailed
+        if it has ended."""
+        return self._scripts._command("script_pause", id=self.id)
 
     def resume(self) -> ScriptStatus:
         """Let the paused script go on."""
-        return self._scripts.resume()
+        return self._scripts._command("script_resume", id=self.id)
 
     def abort(self, *, wait: bool = False, timeout: float = 30.0) -> ScriptStatus:
         """Abort the script; ``wait``: until it has ended (at most ``timeout`` s)."""
-        status = self._scripts.abort(wait=False)
+        status = self._scripts._command("script_abort", id=self.id)
         return self.wait(timeout) if wait else status
 
     def wait(
@@ -125,15 +129,16 @@ class ScriptRun:
         its final status. ``on_event(event)`` is called for each of its ``script`` events
         (state changes, output lines, progress) as they come."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        status = self.status()
-        while not status.done:
+        # a run followed from its start gets every event; one followed later may be over already
+        status = None if self._from_start else self.status()
+        while status is None or not status.done:
             step = CHECK_S if deadline is None else min(CHECK_S, deadline - time.monotonic())
             if step <= 0:
-                raise TimeoutError(f"script {self.id} ({self.name}) still {status.state} "
-                                   f"after {timeout:g} s")  # fmt: skip
+                raise TimeoutError(f"script {self.id} ({self.name}) still running after "
+                                   f"{timeout:g} s")  # fmt: skip
             event = self._subscription.get(step)
             if event is None:
-                status = self.status()
+                status = self.status()  # a lost event never hangs the wait
                 continue
             if event.topic == DISCONNECTED_EVENT:
                 raise DaemonNotRunning(f"lost the daemon: {event.payload.get('reason')}")
@@ -175,14 +180,14 @@ class Scripts:
         except BaseException:
             subscription.close()
             raise
-        return ScriptRun(self, started, subscription)
+        return ScriptRun(self, started, subscription, from_start=True)
 
     def current(self) -> ScriptRun | None:
         """The running script (or the last one), to wait on; None before any."""
         status = self.status()
         if status.id is None:
             return None
-        return ScriptRun(self, status.raw, self._scope.events("script"))
+        return ScriptRun(self, status.raw, self._scope.events("script"), from_start=False)
 
     def status(self) -> ScriptStatus:
         """The running script's status, or the last one's (state ``idle`` before any)."""
@@ -198,15 +203,20 @@ class Scripts:
 
     def resume(self) -> ScriptStatus:
         """Let the paused script go on."""
-        return ScriptStatus.from_dict(self._scope.call("script_resume"))
+        return self._command("script_resume")
+
+    def _command(self, command: str, **args: Any) -> ScriptStatus:
+        return ScriptStatus.from_dict(self._scope.call(command, **args))
 
     def abort(self, *, wait: bool = True, timeout: float = 30.0) -> ScriptStatus:
         """Abort the running script (motors stopped, sweep cancelled, its recording stopped
         with reason ``aborted``; killed if alive 2 s later). ``wait``: return its final status
         (at most ``timeout`` s). CommandFailed if no script runs."""
-        run = self.current() if wait else None
+        if not wait:
+            return self._command("script_abort")
+        run = self.current()
         try:
-            status = ScriptStatus.from_dict(self._scope.call("script_abort"))
+            status = self._command("script_abort", **({} if run is None else {"id": run.id}))
             return run.wait(timeout) if run is not None else status
         finally:
             if run is not None:

@@ -89,11 +89,13 @@ class ScriptService(Service):
             Param("id", "int", required=False, help="a recent run (default: current or last)"),
             help="state, progress, output tail and outcome of the script",
         )
-        table.add("script_pause", self._cmd_pause, help="hold the script at its next call")
-        table.add("script_resume", self._cmd_resume, help="let a paused script go on")
+        only = Param("id", "int", required=False, help="refuse unless this run is the current")
+        table.add("script_pause", self._cmd_pause, only, help="hold the script at its next call")
+        table.add("script_resume", self._cmd_resume, only, help="let a paused script go on")
         table.add(
             "script_abort",
             self._cmd_abort,
+            only,
             help="abort the script: stop motors, sweep and its recording; kill it after 2 s",
         )
         table.add(
@@ -150,22 +152,22 @@ class ScriptService(Service):
             raise CommandError("invalid_argument", f"script_status: no recent script with id {id}")
         return self._runs[id].to_dict()
 
-    async def _cmd_pause(self) -> dict[str, Any]:
-        run = self._active("script_pause")
+    async def _cmd_pause(self, id: int | None = None) -> dict[str, Any]:
+        run = self._active("script_pause", id)
         if run.state in ("starting", "running"):
             run.released.clear()
             self._set_state(run, "pausing")
         return run.to_dict()
 
-    async def _cmd_resume(self) -> dict[str, Any]:
-        run = self._active("script_resume")
+    async def _cmd_resume(self, id: int | None = None) -> dict[str, Any]:
+        run = self._active("script_resume", id)
         if run.state in ("pausing", "paused"):
             self._set_state(run, "running" if run.session is not None else "starting")
             run.released.set()
         return run.to_dict()
 
-    async def _cmd_abort(self) -> dict[str, Any]:
-        run = self._active("script_abort", aborting_ok=True)
+    async def _cmd_abort(self, id: int | None = None) -> dict[str, Any]:
+        run = self._active("script_abort", id, aborting_ok=True)
         self._begin_abort(run, "abort command")
         return run.to_dict()
 
@@ -202,10 +204,13 @@ class ScriptService(Service):
         return {"id": run.id, "progress": fraction}
 
     # -- helpers of the commands ------------------------------------------------------------------
-    def _active(self, command: str, *, aborting_ok: bool = False) -> ScriptRun:
+    def _active(self, command: str, id: int | None, *, aborting_ok: bool = False) -> ScriptRun:
         run = self._current
         if run is None or run.state in FINAL:
             raise CommandError("failed", f"{command}: no script is running")
+        if id is not None and id != run.id:
+            raise CommandError("failed", f"{command}: script {id} is not running (script "
+                               f"{run.id} is)")  # fmt: skip
         if run.aborting and not aborting_ok:
             raise CommandError("failed", f"{command}: script {run.id} ({run.name}) is aborting")
         return run
@@ -266,7 +271,7 @@ class ScriptService(Service):
                 if run.state == "pausing":
                     self._set_state(run, "paused")
                 await run.released.wait()
-            if run.aborting:
+            if run.aborting or run.ended is not None:  # (ended: its process died while held)
                 raise CommandError(
                     "failed",
                     f"script {run.id} ({run.name}) was aborted: {command} refused",

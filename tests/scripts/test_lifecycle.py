@@ -4,6 +4,8 @@ script that raises, one that hangs (killed), two at once, and bad requests."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -228,6 +230,31 @@ def test_a_second_script_is_refused_naming_the_running_one(scope, write_script):
     with pytest.raises(CommandFailed, match=rf"script {first.id} \(a.py\) is (starting|running)"):
         scope.scripts.start(write_script("def main(scope):\n    pass\n", "b.py"))
     assert _running(first).abort(wait=True, timeout=30).state == "aborted"
+    second = _running(scope.scripts.start(write_script("def main(scope):\n    scope.wait(100)\n")))
+    with pytest.raises(CommandFailed, match=rf"script {first.id} is not running"):
+        first.abort()  # a stale handle never aborts another run
+    assert second.abort(wait=True, timeout=30).state == "aborted"
+
+
+def test_a_held_call_of_a_script_that_dies_while_paused_never_runs(scope, write_script):
+    scope.motors["magnet_height"].move_to(18.0, wait=True, timeout=30)
+    script = write_script("""
+        def main(scope):
+            magnet = scope.motors["magnet_height"]
+            print("ready", flush=True)
+            scope.wait(1.5)
+            magnet.move_to(10.0)   # held: the script is paused
+    """)
+    run = scope.scripts.start(script)
+    wait_for(lambda: "ready" in run.status().output_tail)
+    scope.scripts.pause()
+    pid = wait_for(lambda: (s := run.status()).state == "paused" and s.pid)
+    os.kill(pid, signal.SIGKILL)  # e.g. killed by hand
+    final = run.wait(30)
+    assert final.state == "failed" and final.exit_code == -9
+    time.sleep(0.5)
+    magnet = scope.status().motors["magnet_height"]
+    assert magnet.position == pytest.approx(18.0, abs=1e-3) and not magnet.moving
 
 
 def test_bad_script_requests_are_refused_before_anything_runs(scope, write_script, tmp_path):
