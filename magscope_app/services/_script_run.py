@@ -82,6 +82,9 @@ class ScriptRun:
     session: Any = None  # the script's own connection, once attached
     in_flight: int = 0
     output_tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    window_start: float = 0.0  # output rate limit: lines relayed in the current second
+    window_lines: int = 0
+    lines_dropped: int = 0
     released: asyncio.Event = field(default_factory=asyncio.Event)
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     abort_task: asyncio.Task | None = None

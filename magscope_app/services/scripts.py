@@ -20,7 +20,8 @@ calls ``main`` with a typed client. Every GUI, CLI or notebook client sees the r
   alive 2 s after the abort is killed with its children.
 * **Output**: each line of the script's stdout and stderr, its traceback (``script_output`` from
   the runner) and its ``script_progress`` calls are published as ``script`` events and logged
-  with :meth:`DaemonContext.event` (the daemon log and the running recording's ``/log``).
+  with :meth:`DaemonContext.event` (the daemon log and the running recording's ``/log``); a
+  script printing more than 200 lines a second gets the excess counted instead (one note).
 * **Outcome**: ``completed`` (exit status 0; a recording it left running is stopped with reason
   ``script_end``), ``failed`` (an exception or a non-zero exit status; cleaned up as for an
   abort), ``aborted`` (it ended within 2 s of the abort), ``killed`` (it had to be killed).
@@ -58,6 +59,8 @@ ABORTED_REASON = "script_aborted"
 UNGATED = frozenset({"script_output"})
 #: Finished runs kept for ``script_status {id}``.
 HISTORY = 10
+#: Output lines a second relayed to clients and the /log; more are counted, not relayed.
+MAX_LINES_PER_S = 200
 
 
 class ScriptService(Service):
@@ -255,6 +258,26 @@ class ScriptService(Service):
             "script", run.event(state=run.state, exit_code=run.exit_code, error=run.error)
         )
 
+    def _printed(self, run: ScriptRun, text: str, stream: str) -> None:
+        """A line of the script's stdout or stderr: relayed unless the script prints more than
+        MAX_LINES_PER_S lines a second (the excess is counted and reported, never silent)."""
+        now = time.monotonic()
+        if now - run.window_start >= 1.0:
+            run.window_start, run.window_lines = now, 0
+        if run.window_lines >= MAX_LINES_PER_S:
+            run.lines_dropped += 1
+            return
+        run.window_lines += 1
+        self._report_dropped(run)
+        self._output(run, text, stream)
+
+    def _report_dropped(self, run: ScriptRun) -> None:
+        if run.lines_dropped:
+            note = (f"[{run.lines_dropped} output lines not relayed: the script printed more "
+                    f"than {MAX_LINES_PER_S} lines/s]")  # fmt: skip
+            run.lines_dropped = 0
+            self._output(run, note, "stderr")
+
     def _output(self, run: ScriptRun, text: str, stream: str) -> None:
         run.output_tail.append(text)
         self.ctx.publish("script", run.event(stream=stream, output=text))
@@ -330,7 +353,7 @@ class ScriptService(Service):
         assert process is not None and process.stdout is not None and process.stderr is not None
         readers = [
             self._spawn_task(
-                read_lines(pipe, functools.partial(self._output, run, stream=name)),
+                read_lines(pipe, functools.partial(self._printed, run, stream=name)),
                 f"script-{run.id}-{name}",
             )
             for pipe, name in ((process.stdout, "stdout"), (process.stderr, "stderr"))
@@ -340,6 +363,7 @@ class ScriptService(Service):
             await asyncio.wait_for(asyncio.gather(*readers), 1.0)
         for reader in readers:
             reader.cancel()
+        self._report_dropped(run)
         if run.abort_task is not None:
             await run.abort_task
             state = "killed" if run.killed else "aborted"

@@ -284,3 +284,19 @@ def test_only_the_script_process_can_attach_and_wrong_params_fail_clearly(scope,
     final = run.wait(60)
     assert final.state == "failed" and final.exit_code == 2
     assert "unexpected keyword argument 'm'" in final.error
+
+
+def test_a_flood_of_output_is_counted_not_relayed_line_by_line(scope, write_script):
+    script = write_script("""
+        def main(scope):
+            for i in range(3000):
+                print("line", i)
+    """)
+    final, events = _collect(scope.scripts.start(script))
+    assert final.state == "completed"
+    lines = outputs(events)
+    notes = [line for line in outputs(events, "stderr") if "not relayed" in line]
+    dropped = sum(int(note.split()[0].lstrip("[")) for note in notes)
+    assert notes and len(lines) < 3000
+    assert len(lines) + dropped == 3000  # every line relayed or counted
+    assert lines[0] == "line 0"
