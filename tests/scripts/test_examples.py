@@ -64,14 +64,14 @@ def test_zlut_then_record(calibrated, scope):
 
 def test_force_extension_ramp(calibrated, scope, tmp_path):
     _, lines = run_example(
-        scope, "force_extension_ramp.py", folder=str(tmp_path), heights=[3.0, 1.0],
+        scope, "force_extension_ramp.py", folder=str(tmp_path), heights=[4.0, 1.0],
         seconds=1.5, settle=0.5,
     )  # fmt: skip
     rows = table(lines, "height_mm  mean_extension_nm  beads")
-    assert [r[0] for r in rows] == [3.0, 1.0]
+    assert [r[0] for r in rows] == [4.0, 1.0]
     assert all(r[2] >= 2 for r in rows)  # tethered beads measured
-    assert rows[1][1] > rows[0][1] + 50  # more force, longer tether
-    for step, height in enumerate([3, 1]):
+    assert rows[1][1] > rows[0][1] + 50  # more force (~15 pN vs ~0.7 pN), longer tether (~130 nm)
+    for step, height in enumerate([4, 1]):
         with open_recording(tmp_path / f"fe-{step:02d}-{height}mm.h5") as rec:
             assert rec.stop_reason == "completed" and len(rec.track_rows()) > 0
 
