@@ -71,9 +71,12 @@ def run(instance: str, script_id: int, path: Path, params: dict[str, Any]) -> in
             main = _load_main(path)
         except ScriptAborted:
             return EXIT_ABORTED
-        except BaseException as exc:  # an error while the module runs, or no main
-            _report(scope, _traceback(exc) if not isinstance(exc, _NoMain) else str(exc))
-            return EXIT_BAD_SCRIPT if isinstance(exc, _NoMain) else EXIT_FAILED
+        except _NoMain as exc:
+            _report(scope, str(exc))
+            return EXIT_BAD_SCRIPT
+        except BaseException as exc:  # an error while the module itself runs
+            _report(scope, _traceback(exc))
+            return EXIT_FAILED
         try:
             inspect.signature(main).bind(scope, **params)
         except TypeError as exc:
@@ -84,8 +87,11 @@ def run(instance: str, script_id: int, path: Path, params: dict[str, Any]) -> in
         except ScriptAborted:
             print("script aborted", file=sys.stderr)
             return EXIT_ABORTED
-        except SystemExit as exc:
-            return exc.code if isinstance(exc.code, int) else EXIT_FAILED
+        except SystemExit as exc:  # sys.exit(): None is success, a text is an error message
+            if exc.code is None or isinstance(exc.code, int):
+                return exc.code or EXIT_COMPLETED
+            print(exc.code, file=sys.stderr)
+            return EXIT_FAILED
         except BaseException as exc:
             _report(scope, _traceback(exc))
             return EXIT_FAILED

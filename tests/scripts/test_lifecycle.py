@@ -300,3 +300,12 @@ def test_a_flood_of_output_is_counted_not_relayed_line_by_line(scope, write_scri
     assert notes and len(lines) < 3000
     assert len(lines) + dropped == 3000  # every line relayed or counted
     assert lines[0] == "line 0"
+
+
+def test_sys_exit_in_a_script(scope, write_script):
+    done = scope.scripts.start(write_script("import sys\ndef main(scope):\n    sys.exit()\n"))
+    assert done.wait(60).state == "completed"
+    script = write_script("import sys\ndef main(scope):\n    sys.exit('no beads found')\n")
+    final = scope.scripts.start(script).wait(60)
+    assert final.state == "failed" and final.exit_code == 1
+    assert "no beads found" in final.output_tail
