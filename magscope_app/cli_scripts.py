@@ -136,7 +136,7 @@ def _run(scope: Scope, script: Path, params: dict[str, Any]) -> int:
         except KeyboardInterrupt:
             print("aborting the script (Ctrl-C again: leave without waiting)", file=sys.stderr)
             with contextlib.suppress(CommandFailed):  # it ended meanwhile
-                scope.scripts.abort(wait=False)
+                run.abort()
             final = run.wait(on_event=_print_event)
     except KeyboardInterrupt:
         return EXIT_STATUS["aborted"]
