@@ -33,6 +33,7 @@ from .services.base import DaemonContext, LogEvents, Service
 from .services.camera import CameraService
 from .services.motors import MotorService
 from .services.recording import RecordingService
+from .services.scripts import ScriptService
 from .services.tracking import TrackingService
 from .services.zlut import ZLUTService
 from .supervisor import SPAWN, Supervisor, name_semaphores, remove_stale_semaphores
@@ -52,7 +53,7 @@ def build_services(ctx: DaemonContext) -> list[Service]:
     motors = MotorService(ctx)
     tracking = TrackingService(ctx, camera)
     zlut = ZLUTService(ctx, motors, tracking)
-    return [camera, motors, tracking, zlut, RecordingService(ctx, tracking)]
+    return [camera, motors, tracking, zlut, RecordingService(ctx, tracking), ScriptService(ctx)]
 
 
 class Daemon:

@@ -21,7 +21,7 @@ from ..config import ConfigError
 from ..control.errors import DaemonNotRunning
 from ..control.protocol import CommandError
 from ..gui import _cli as _gui
-from . import _daemon, _hardware, _recording, _retrack, _tracking, _zlut
+from . import _daemon, _hardware, _recording, _retrack, _scripts, _tracking, _zlut
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -41,7 +41,16 @@ from ._recording import format_record_status
 __all__ = ["build_parser", "format_devices", "format_record_status", "format_status", "main"]
 
 #: The modules that add subcommands, in the order of ``magscope-app --help``.
-SUBCOMMAND_MODULES = (_daemon, _gui, _hardware, _recording, _retrack, _tracking, _zlut)
+SUBCOMMAND_MODULES = (
+    _daemon,
+    _gui,
+    _hardware,
+    _recording,
+    _retrack,
+    _scripts,
+    _tracking,
+    _zlut,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ from ._events import Event, Subscription
 from ._motors import Motor, Motors, MoveHandle
 from ._recording import Recording
 from ._scope import Scope, connect
+from ._scripts import ScriptAborted, ScriptRun, Scripts, ScriptStatus
 from ._status import CameraStatus, MotorState, RecordingStatus, Status, SweepProgress
 from ._tracking import Tracking
 from ._tracks import TRACK_DTYPE, Tracks
@@ -56,6 +57,10 @@ __all__ = [
     "Recording",
     "RecordingStatus",
     "Scope",
+    "ScriptAborted",
+    "ScriptRun",
+    "ScriptStatus",
+    "Scripts",
     "Status",
     "Subscription",
     "SweepHandle",

@@ -15,6 +15,7 @@ from ._devices import Camera
 from ._events import Event, Subscription
 from ._motors import Motor, Motors
 from ._recording import Recording
+from ._scripts import Scripts
 from ._start import start_daemon
 from ._status import RecordingStatus, Status
 from ._tracking import Tracking
@@ -31,6 +32,7 @@ class Scope:
     * :attr:`motors` (``scope.motors["magnet_height"]``), :attr:`focus`, :attr:`rotation`;
     * :attr:`camera` (``camera.settings`` mapping, ``pause``/``resume``);
     * :attr:`beads`, :attr:`tracking`, :attr:`zlut`, :attr:`tracks`, :meth:`record`;
+    * :attr:`scripts` (start, status, pause, resume, abort, wait); :meth:`progress` in a script;
     * :meth:`events` / :meth:`subscribe` for live events, :meth:`call` for any command.
 
     Every method blocks until the daemon answers (at most the connection's ``timeout``);
@@ -48,6 +50,7 @@ class Scope:
         self.zlut = ZLUT(self)
         self.tracks = Tracks(self)
         self.tracking = Tracking(self)
+        self.scripts = Scripts(self)
 
     # -- plain commands -------------------------------------------------------------------------
     def call(self, command: str, *, timeout: float | None = None, **args: Any) -> Any:
@@ -76,8 +79,14 @@ class Scope:
         self.call("resume")
 
     def wait(self, seconds: float) -> None:
-        """Let ``seconds`` s pass (the daemon keeps acquiring, tracking and recording)."""
-        time.sleep(seconds)
+        """Let ``seconds`` s pass (the daemon keeps acquiring, tracking and recording); in a
+        script an abort ends the wait at once (ScriptAborted)."""
+        self.scripts.sleep(seconds)
+
+    def progress(self, fraction: float, text: str = "") -> None:
+        """In a script: report progress (0 to 1, and a short text) to every client and to the
+        recording's ``/log``; elsewhere print it."""
+        self.scripts.progress(fraction, text)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop the daemon and wait (at most ``timeout`` s) until its process has exited."""

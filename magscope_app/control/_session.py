@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from .protocol import OVERFLOW_EVENT, encode, event_message
+
+#: The connection whose command is running (set by the server for each command's handler).
+CURRENT_SESSION: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
+    "magscope_control_session", default=None
+)
 
 
 class Session:
@@ -41,6 +48,9 @@ class Session:
         self._full_since: float | None = None
         self._wakeup = asyncio.Event()
         self._sender: asyncio.Task | None = None
+        #: ``gate(command)`` -> async context manager around each command of this connection
+        #: (None: commands run at once). Set by the script service for a script's connection.
+        self.gate: Callable[[str], contextlib.AbstractAsyncContextManager[Any]] | None = None
 
     def subscribe(self, topics: frozenset[str]) -> None:
         """Replace the subscribed topics (an empty set unsubscribes); starts the sender once."""

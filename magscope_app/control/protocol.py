@@ -44,7 +44,8 @@ TOPICS: dict[str, str] = {
     "profiles, eta_s, message}",
     "beads": "the bead set changed: {change: added|removed|moved|cleared|resized, ids, count}",
     "log": "daemon events and warnings: {level: info|warning|error, source, text}",
-    "script": "experiment scripts: {state, output} (reserved for the script runner)",
+    "script": "experiment scripts, each event with {id, name} and {state, exit_code, error}, "
+    "{stream: stdout|stderr|traceback, output} or {progress, text}",
     "ping": "test and benchmark events from the ping_event command: {seq, sent}",
 }
 

@@ -8,6 +8,10 @@ Besides the daemon's command table the server answers two commands about the con
 ``hello`` (protocol version, software version, instance, event topics) and ``subscribe {topics}``
 (the events this connection receives, see :mod:`magscope_app.control._session`). :meth:`publish`
 is the daemon's event sink: it encodes an event once and queues it on every subscribed connection.
+
+A command handler can learn its connection from :data:`CURRENT_SESSION`; a connection's
+:attr:`Session.gate` (set by the script service for a script's connection) wraps each of its
+commands, so it can hold them while the script is paused or refuse them once it is aborted.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ._session import Session
+from ._session import CURRENT_SESSION, Session
 from .commands import CommandTable, Param
 from .protocol import (
     MAX_LINE_BYTES,
@@ -170,7 +174,11 @@ class ControlServer:
             if command.name in self._session_commands:
                 return ok_reply(request_id, await command.handler(session, **args))
             log.info("command %s %s", command.name, args or "")
-            return ok_reply(request_id, await command.handler(**args))
+            CURRENT_SESSION.set(session)  # this connection's task only (see Session.gate)
+            if session is None or session.gate is None:
+                return ok_reply(request_id, await command.handler(**args))
+            async with session.gate(command.name):  # may hold (script paused) or refuse
+                return ok_reply(request_id, await command.handler(**args))
         except CommandError as exc:
             return error_reply(request_id, exc.code, exc.message, exc.reason)
         except Exception as exc:  # a handler bug must not take the daemon down

@@ -43,6 +43,11 @@ COMMANDS: list[tuple[list[str], list[str]]] = [
     (["zlut", "load"], ["luts.h5"]),
     (["retrack"], ["run.h5"]),
     (["gui"], ["--attach"]),
+    (["run"], ["ramp.py"]),
+    (["script", "status"], []),
+    (["script", "pause"], []),
+    (["script", "resume"], []),
+    (["script", "abort"], []),
 ]
 
 
