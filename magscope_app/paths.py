@@ -21,8 +21,8 @@ def validate_instance(name: str) -> str:
     """Return ``name`` if it is a valid instance name (1–32 letters, digits or ``_``)."""
     if not isinstance(name, str) or not _INSTANCE_NAME.fullmatch(name):
         raise ValueError(
-            f"invalid instance name {name!r}: use 1-32 letters, digits, '_' or '-', "
-            "starting with a letter or digit"
+            f"invalid instance name {name!r}: use 1-32 letters, digits or '_', starting with a "
+            "letter or digit ('-' separates the parts of shared-memory names)"
         )
     return name
 

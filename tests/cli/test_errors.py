@@ -58,6 +58,7 @@ def assert_one_plain_line(err: str, *phrases: str) -> None:
         (["zlut", "sweep", "--start", "0"], "required"),
         (["zlut", "load", "f.h5", "--bead", "1", "--one-for-all", "2"], "not allowed with"),
         (["status", "--instance", "a/b"], "invalid instance name 'a/b'"),
+        (["status", "--instance", "rig-2"], "letters, digits or '_'"),
         (["--instance"], "expected one argument"),
     ],
 )

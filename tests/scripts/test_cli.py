@@ -10,9 +10,9 @@ import sys
 
 import pytest
 from _daemon_process import wait_for
-from magscope_app.cli._scripts import EXIT_STATUS, parse_params
 
 import magscope_app
+from magscope_app.cli._scripts import EXIT_STATUS, parse_params
 
 pytestmark = pytest.mark.timeout(120)
 
