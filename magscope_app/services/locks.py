@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,7 @@ LAG_FRAMES = 8
 #: A bead's XY position: the median over this many newest clean frames.
 XY_FRAMES = 10
 #: Shortest time between two ROI moves of one bead (s).
-XY_MIN_INTERVAL_S = 1.0
+XY_MIN_INTERVAL_S = 0.25
 #: Longest wait for a focus move to settle before the Z-lock lets go (s).
 SETTLE_TIMEOUT_S = 3.0
 #: How close (nm) the focus telemetry must be to its target to count as settled.
@@ -184,17 +185,11 @@ class LockService(Service):
                 del self._origins[bead]
         positions = _pivot(rows, frames, refs)  # (n_frames, n_refs, 3)
         origins = np.array([self._origin(b, positions[:, j]) for j, b in enumerate(refs)])
-        positions[:, np.isnan(origins)] = np.nan  # a bead counts once its zero is known
-        try:
-            estimate = reference_drift(positions, refs, origin_nm=origins)
-        except ValueError:  # no reference bead tracked in the window
-            correction, used_count = np.full((len(frames), 3), np.nan), np.zeros(len(frames))
-            used, rejected = (), tuple(refs)
-        else:
-            correction = estimate.correction_nm
-            kept = [refs.index(b) for b in estimate.used]
-            used_count = np.isfinite(positions[:, kept, 0]).sum(axis=1)
-            used, rejected = estimate.used, estimate.rejected
+        positions[:, np.isnan(origins)] = np.nan  # an axis counts once its zero is known
+        judged = [j for j in range(len(refs)) if np.isfinite(origins[j, :2]).all()]
+        correction, used, rejected = _robust_drift(positions, origins, refs, judged)
+        kept = [refs.index(b) for b in used]
+        used_count = np.isfinite(positions[:, kept, 0]).sum(axis=1)
         if (used, rejected) != (self._used, self._rejected):
             self._set_used(used, rejected)
         if new.any():
@@ -541,6 +536,38 @@ def _pivot(rows: np.ndarray, frames: np.ndarray, beads: list[int]) -> np.ndarray
             i = np.searchsorted(frames, mine[:, _C["frame"]])
             out[i, j] = mine[:, [_C["x_nm"], _C["y_nm"], _C["z_nm"]]]
     return out
+
+
+def _robust_drift(
+    positions: np.ndarray, origins: np.ndarray, refs: list[int], judged: list[int]
+) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
+    """Per-frame drift (n_frames, 3) and the reference beads used and rejected. Beads are judged
+    on their lateral motion, then those with a known z zero on their z motion (z is often
+    unknown: no LUT, out of its range); a bead rejected on either is left out of every axis.
+    Beads not in ``judged`` (zero not known yet) are neither used nor rejected."""
+    correction = np.full((positions.shape[0], 3), np.nan)
+    ids = [refs[j] for j in judged]
+    try:
+        lateral = reference_drift(positions[:, judged, :2], ids, origin_nm=origins[judged, :2])
+    except ValueError:  # none judged yet, or none tracked in the window
+        return correction, (), tuple(ids)
+    rejected = set(lateral.rejected)
+    with_z = [j for j in judged if refs[j] not in rejected and np.isfinite(origins[j, 2])]
+    try:
+        axial = reference_drift(
+            positions[:, with_z, 2], [refs[j] for j in with_z], origin_nm=origins[with_z, 2]
+        )
+        rejected |= set(axial.rejected)
+    except ValueError:  # no reference z in the window: dz stays NaN
+        with_z = []
+    used = [j for j in judged if refs[j] not in rejected]
+    motion = positions[:, used] - origins[used]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames give NaN
+        correction[:, :2] = np.nanmean(motion[:, :, :2], axis=1)
+        if with_z:
+            correction[:, 2] = np.nanmean(motion[:, :, 2], axis=1)
+    return correction, tuple(refs[j] for j in used), tuple(sorted(rejected))
 
 
 def _floats(values: np.ndarray) -> list[float | None]:

@@ -18,8 +18,8 @@ from magscope_app.tracking.api import make_zlut
 CONFIG = """
 [camera]
 driver = "simulated.camera"
-width = 320
-height = 320
+width = {size}
+height = {size}
 bits = 12
 frame_rate = 50.0
 
@@ -41,10 +41,10 @@ images_per_stack = 2
 """
 
 
-def write_config(tmp_path: Path, simulation: str) -> Path:
-    """A config file with extra ``[simulation]`` lines (drift rates)."""
+def write_config(tmp_path: Path, simulation: str, size: int = 320) -> Path:
+    """A config file of a ``size``² camera with extra ``[simulation]`` lines (drift rates)."""
     path = tmp_path / "locks.toml"
-    path.write_text(CONFIG.format(simulation=simulation))
+    path.write_text(CONFIG.format(simulation=simulation, size=size))
     return path
 
 
@@ -75,7 +75,7 @@ def start_with_beads(start_daemon, instance: str, config: Path, client_factory):
     daemon.wait_ready()
     xy, is_reference = anchors(config)
     client = client_factory(instance, timeout=30)
-    wait_for(lambda: client.status()["tracking"]["workers_running"] >= 1, timeout=60)
+    wait_for(lambda: client.call("status")["tracking"]["workers_running"] >= 1, timeout=60)
     ids = client.call("add_beads", rois=xy.tolist())["ids"]
     settings = TrackingSettings(**client.call("tracking_settings")["settings"])
     client.call("set_zlut", **offline_zlut(settings, np.arange(0.0, 2600.0, 20.0)))
