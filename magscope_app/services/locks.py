@@ -88,6 +88,8 @@ class LockService(Service):
         self._correction = np.zeros(3)  # newest drift written (for new beads' zero)
         self._written_frame = -1
         self._newest: dict[str, Any] = {}
+        #: (times, dz) of every frame of the last window, the newest too (the Z-lock's input)
+        self._recent_z: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self._used: tuple[int, ...] = ()
         self._rejected: tuple[int, ...] = ()
         # xy-lock
@@ -190,6 +192,7 @@ class LockService(Service):
         correction, used, rejected = _robust_drift(positions, origins, refs, judged)
         kept = [refs.index(b) for b in used]
         used_count = np.isfinite(positions[:, kept, 0]).sum(axis=1)
+        self._recent_z = (times, correction[:, 2])
         if (used, rejected) != (self._used, self._rejected):
             self._set_used(used, rejected)
         if new.any():
@@ -282,16 +285,16 @@ class LockService(Service):
             )
 
     # -- z-lock -----------------------------------------------------------------------------------
-    def _mean_z(self, since: float) -> tuple[float, int] | None:
-        """Mean z (nm) of the reference beads over the drift rows of frames after ``since``,
-        and the number of frames; None without reference z."""
-        assert self.drift is not None
-        rows = self.drift.peek_last(WINDOW_FRAMES)
-        rows = rows[(rows[:, 0] > since) & np.isfinite(rows[:, 4])]
+    def _mean_z(self, since: float) -> tuple[float, float, int] | None:
+        """Mean z (nm) of the reference beads over the frames taken after ``since`` (s since the
+        epoch, up to the newest frame), the newest frame's time and the number of frames; None
+        without reference z."""
+        times, dz = self._recent_z
+        fresh = (times > since) & np.isfinite(dz)
         zero = [o[2] for o in self._origins.values() if math.isfinite(o[2])]
-        if not len(rows) or not zero:
+        if not fresh.any() or not zero:
             return None
-        return float(np.mean(rows[:, 4]) + np.mean(zero)), len(rows)
+        return float(np.mean(dz[fresh]) + np.mean(zero)), float(times[fresh].max()), fresh.sum()
 
     async def _zlock_step(self, frozen: bool) -> None:
         if self._z is None:
@@ -315,15 +318,15 @@ class LockService(Service):
             self._z_gate = state["time"]
             self._z_state = "locked" if self._z_locked else "tracking"
         measured = self._mean_z(self._z_gate)
-        if measured is None or measured[1] < self.z_params.min_frames:
+        if measured is None or measured[2] < self.z_params.min_frames:
             return
-        mean_z, _frames = measured
+        mean_z, newest, _frames = measured
         if math.isnan(self._z.target_nm):  # lock-on without a target: hold where the beads are
             self._z.target_nm = mean_z
         decision = self._z.update(mean_z, time.time())
         self._z_updates += 1
         self._z_error = decision.error_nm
-        self._z_gate = float(self.drift.peek_last(1)[0, 0]) if self.drift else time.time()
+        self._z_gate = newest
         if decision.unlock:
             self._unlock(decision.unlock)
             return
