@@ -109,6 +109,7 @@ class LockService(Service):
         self._z_corrections = 0
         self._z_updates = 0  # measurements the controller acted on
         self._z_locked = False  # the last measurement was within locked_nm of the target
+        self._z_zero: float | None = None  # the references' mean z zero at lock-on, nm
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -173,6 +174,8 @@ class LockService(Service):
         assert self.drift is not None
         frames, first = np.unique(rows[:, _C["frame"]], return_index=True)
         times = rows[first, _C["time"]]
+        if frames[-1] < self._written_frame:  # the camera restarted its frame counter
+            self._written_frame = -1
         ready = frames <= frames[-1] - LAG_FRAMES
         new = ready & (frames > self._written_frame)
         if not refs:
@@ -288,13 +291,16 @@ class LockService(Service):
     def _mean_z(self, since: float) -> tuple[float, float, int] | None:
         """Mean z (nm) of the reference beads over the frames taken after ``since`` (s since the
         epoch, up to the newest frame), the newest frame's time and the number of frames; None
-        without reference z."""
+        without reference z. It is the z drift plus the references' mean zero at lock-on, so a
+        change of the reference set (the drift stays continuous) does not move the focus."""
         times, dz = self._recent_z
         fresh = (times > since) & np.isfinite(dz)
-        zero = [o[2] for o in self._origins.values() if math.isfinite(o[2])]
-        if not fresh.any() or not zero:
+        if self._z_zero is None:
+            zeros = [o[2] for o in self._origins.values() if math.isfinite(o[2])]
+            self._z_zero = float(np.mean(zeros)) if zeros else None
+        if not fresh.any() or self._z_zero is None:
             return None
-        return float(np.mean(dz[fresh]) + np.mean(zero)), float(times[fresh].max()), fresh.sum()
+        return float(np.mean(dz[fresh])) + self._z_zero, float(times[fresh].max()), fresh.sum()
 
     async def _zlock_step(self, frozen: bool) -> None:
         if self._z is None:
@@ -479,6 +485,7 @@ class LockService(Service):
             self._z_focus_target = float(position)
             self._z_state, self._z_reason, self._z_error = "acquiring", None, None
             self._z_updates = self._z_corrections = 0
+            self._z_zero = None
             self._z_gate = time.time()
         else:  # already on: new target / gains, keep the integral and the excursion so far
             self._z.params = new

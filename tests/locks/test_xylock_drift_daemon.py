@@ -19,6 +19,7 @@ from _daemon_process import wait_for
 from magscope_app import connect
 from magscope_app.buffers.layouts import TrackFlags
 from magscope_app.recording import open_recording
+from magscope_app.recording.checksum import verify
 
 from ._sim import start_with_beads, write_config
 
@@ -96,6 +97,7 @@ def test_xylock_follows_and_drift_is_corrected(start_daemon, instance_name, tmp_
             assert abs(_slope(c["time"], c["x_nm"])) < 0.1 * VX
             assert abs(_slope(c["time"], c["y_nm"])) < 0.1 * abs(VY)
 
+    assert verify(tmp_path / "drift.h5").ok  # /drift is in the checksum like every table
     with open_recording(tmp_path / "drift.h5") as r:
         drift = r.drift()
         references = r.drift_references()
