@@ -55,6 +55,13 @@ def test_lock_cli_and_refusals(start_daemon, instance_name, small_sim_config):
     assert "XY-lock: on" in text and "Z-lock: off" in text
     assert _cli(instance_name, "xy", "maybe").returncode == 2  # bad usage
     with connect(instance_name, timeout=30) as client:
+        # The Z-lock pauses while a Z-LUT sweep moves the focus (and freezes the ROIs).
+        assert client.call("zlock", on=True)["state"] == "acquiring"  # no LUT: no z yet
+        client.call("zlut_sweep", start=-100.0, stop=100.0, step=50.0, per_plane=2)
+        wait_for(lambda: client.call("locks")["zlock"]["state"] == "paused", timeout=20)
+        assert client.call("locks")["zlock"]["corrections"] == 0
+        wait_for(lambda: client.call("zlut_status")["state"] != "running", timeout=60)
+        assert client.call("zlock", on=False)["on"] is False
         # removing a reference bead drops it from the references
         client.call("remove_beads", ids=[ids[2]])
         assert client.call("reference_beads")["reference"] == []
