@@ -63,6 +63,8 @@ XY_FRAMES = 10
 XY_MIN_INTERVAL_S = 0.25
 #: Longest wait for a focus move to settle before the Z-lock lets go (s).
 SETTLE_TIMEOUT_S = 3.0
+#: Longest time without a z of the reference beads before the Z-lock lets go (s).
+NO_Z_TIMEOUT_S = 5.0
 #: How close (nm) the focus telemetry must be to its target to count as settled.
 SETTLED_NM = 1.0
 FOCUS = "focus"
@@ -106,6 +108,7 @@ class LockService(Service):
         self._z_focus_target: float | None = None
         self._z_moved_at = 0.0  # wall time of the last focus command
         self._z_gate = 0.0  # frames after this time (s since epoch) may be measured
+        self._z_measured_at = 0.0  # wall time of the last measurement (or lock-on, pause)
         self._z_corrections = 0
         self._z_updates = 0  # measurements the controller acted on
         self._z_locked = False  # the last measurement was within locked_nm of the target
@@ -307,7 +310,7 @@ class LockService(Service):
             return
         if frozen:
             self._z_state = "paused"
-            self._z_gate = time.time()
+            self._z_gate = self._z_measured_at = time.time()
             return
         if self._z_state == "settling":
             state = self.motors.latest(FOCUS)
@@ -325,7 +328,11 @@ class LockService(Service):
             self._z_state = "locked" if self._z_locked else "tracking"
         measured = self._mean_z(self._z_gate)
         if measured is None or measured[2] < self.z_params.min_frames:
+            if time.time() - self._z_measured_at > NO_Z_TIMEOUT_S:
+                self._unlock(f"no z of the reference beads for {NO_Z_TIMEOUT_S:g} s (no Z-LUT, "
+                             "or out of its range)")  # fmt: skip
             return
+        self._z_measured_at = time.time()
         mean_z, newest, _frames = measured
         if math.isnan(self._z.target_nm):  # lock-on without a target: hold where the beads are
             self._z.target_nm = mean_z
@@ -350,7 +357,11 @@ class LockService(Service):
             self._unlock(exc.message)
             return
         self._z_moved_at = time.time()
-        await self.ctx.request(worker_name(FOCUS), "move", position=target)
+        try:
+            await self.ctx.request(worker_name(FOCUS), "move", position=target)
+        except CommandError as exc:
+            self._unlock(f"the focus move failed: {exc.message}")
+            return
         self._z_focus_target = target
         self._z_corrections += 1
         self._z_state = "settling"
@@ -486,7 +497,7 @@ class LockService(Service):
             self._z_state, self._z_reason, self._z_error = "acquiring", None, None
             self._z_updates = self._z_corrections = 0
             self._z_zero = None
-            self._z_gate = time.time()
+            self._z_gate = self._z_measured_at = time.time()
         else:  # already on: new target / gains, keep the integral and the excursion so far
             self._z.params = new
             if target_nm is not None:

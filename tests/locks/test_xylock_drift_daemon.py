@@ -108,10 +108,10 @@ def test_xylock_follows_and_drift_is_corrected(start_daemon, instance_name, tmp_
     assert references[0]["used"] == stuck
     assert _slope(drift["time"], drift["dx_nm"]) == pytest.approx(VX, rel=0.1)
     for bead, track in tracks.items():
-        frames = np.searchsorted(drift["frame"], track["frame"])
-        ok = (frames < len(drift["frame"])) & (
-            drift["frame"][np.minimum(frames, len(frames) - 1)] == track["frame"]
+        frames = np.minimum(
+            np.searchsorted(drift["frame"], track["frame"]), len(drift["frame"]) - 1
         )
+        ok = drift["frame"][frames] == track["frame"]
         assert ok.mean() > 0.95, f"bead {bead}: frames without drift"
         x = track["x_nm"][ok] - drift["dx_nm"][frames[ok]]
         assert _slope(track["time"], track["x_nm"]) == pytest.approx(VX, rel=0.1), "raw stays raw"
