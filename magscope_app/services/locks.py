@@ -161,6 +161,11 @@ class LockService(Service):
         tracks = self.ctx.buffers.get("Tracks")
         if beads is None or tracks is None or not beads.centres:
             return
+        if not (beads.references or self.xy_on or self._z is not None):
+            if self._used or self._rejected:
+                self._set_used((), ())
+            self._origins.clear()
+            return  # idle: nothing to measure (the Drift buffer gets no rows)
         n = min(tracks.rows, len(beads.centres) * (WINDOW_FRAMES + LAG_FRAMES + 4))
         rows = tracks.peek_last(n)
         rows = rows[np.isfinite(rows[:, _C["time"]])]
@@ -182,9 +187,9 @@ class LockService(Service):
         ready = frames <= frames[-1] - LAG_FRAMES
         new = ready & (frames > self._written_frame)
         if not refs:
+            self._origins.clear()
             if self._used or self._rejected:
                 self._set_used((), ())
-            self._origins.clear()
             if new.any():
                 self._write(times[new], frames[new], np.full((new.sum(), 3), np.nan), 0)
             return
