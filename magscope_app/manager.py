@@ -31,6 +31,7 @@ from .ipc import Fault, Reply, WorkerMessage, WorkerState
 from .paths import InstancePaths, instance_paths
 from .services.base import DaemonContext, LogEvents, Service
 from .services.camera import CameraService
+from .services.locks import LockService
 from .services.motors import MotorService
 from .services.recording import RecordingService
 from .services.scripts import ScriptService
@@ -53,7 +54,9 @@ def build_services(ctx: DaemonContext) -> list[Service]:
     motors = MotorService(ctx)
     tracking = TrackingService(ctx, camera)
     zlut = ZLUTService(ctx, motors, tracking)
-    return [camera, motors, tracking, zlut, RecordingService(ctx, tracking), ScriptService(ctx)]
+    locks = LockService(ctx, motors, tracking)
+    services = [camera, motors, tracking, zlut, locks, RecordingService(ctx, tracking)]
+    return [*services, ScriptService(ctx)]
 
 
 class Daemon:

@@ -43,10 +43,14 @@ def reference_drift(
     threshold: float = 4.0,
     noise_floor_nm: float = 2.0,
     baseline_frames: int = 10,
+    origin_nm: np.ndarray | None = None,
 ) -> DriftEstimate:
     """Drift from reference beads' positions, shape (n_frames, n_beads) or (n_frames, n_beads,
     n_axes), in nm; NaN marks a frame where a bead was not tracked. ``bead_ids`` name the beads
-    (default 0 … n_beads − 1). Raises ValueError on a bad shape or no usable bead."""
+    (default 0 … n_beads − 1). ``origin_nm``: each bead's position at zero drift, shape
+    (n_beads[, n_axes]) (a live estimate over a rolling window keeps its zero this way); NaN
+    entries and the default fall back to the median over the first ``baseline_frames`` frames.
+    Raises ValueError on a bad shape or no usable bead."""
     positions = np.asarray(positions_nm, dtype=np.float64)
     if positions.ndim not in (2, 3) or positions.shape[0] < 1 or positions.shape[1] < 1:
         raise ValueError(
@@ -61,6 +65,9 @@ def reference_drift(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, handled below
         origin = np.nanmedian(stacked[:baseline_frames], axis=0)
+        if origin_nm is not None:
+            given = np.asarray(origin_nm, dtype=np.float64).reshape(origin.shape)
+            origin = np.where(np.isnan(given), origin, given)
         origin = np.where(np.isnan(origin), np.nanmedian(stacked, axis=0), origin)
         motion = stacked - origin
         consensus = np.nanmedian(motion, axis=1)

@@ -21,6 +21,11 @@ TRACK_COLUMNS: tuple[str, ...] = (
 #: frame: frame counter; lost: frames lost since the camera worker (re)started, cumulative).
 FRAME_COLUMNS: tuple[str, ...] = ("time", "frame", "lost")
 
+#: One row per tracked frame, written by the lock service to the ``Drift`` buffer: time and frame
+#: as in TRACK_COLUMNS; dx_nm, dy_nm, dz_nm: the drift (mean motion of the reference beads kept,
+#: nm; NaN where unknown) to subtract from every bead's position; n_used: reference beads kept.
+DRIFT_COLUMNS: tuple[str, ...] = ("time", "frame", "dx_nm", "dy_nm", "dz_nm", "n_used")
+
 #: One row per telemetry sample of a motor (time in s since the epoch; position and target in
 #: the motor's unit; moving 0.0 or 1.0).
 MOTOR_COLUMNS: tuple[str, ...] = ("time", "position", "target", "moving")

@@ -21,7 +21,7 @@ from ..config import ConfigError
 from ..control.errors import DaemonNotRunning
 from ..control.protocol import CommandError
 from ..gui import _cli as _gui
-from . import _daemon, _hardware, _recording, _retrack, _scripts, _tracking, _zlut
+from . import _daemon, _hardware, _locks, _recording, _retrack, _scripts, _tracking, _zlut
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -45,6 +45,7 @@ SUBCOMMAND_MODULES = (
     _daemon,
     _gui,
     _hardware,
+    _locks,
     _recording,
     _retrack,
     _scripts,

@@ -13,6 +13,7 @@ from ._beads import Beads
 from ._connection import Connection
 from ._devices import Camera
 from ._events import Event, Subscription
+from ._locks import Locks
 from ._motors import Motor, Motors
 from ._recording import Recording
 from ._scripts import Scripts
@@ -32,6 +33,7 @@ class Scope:
     * :attr:`motors` (``scope.motors["magnet_height"]``), :attr:`focus`, :attr:`rotation`;
     * :attr:`camera` (``camera.settings`` mapping, ``pause``/``resume``);
     * :attr:`beads`, :attr:`tracking`, :attr:`zlut`, :attr:`tracks`, :meth:`record`;
+    * :attr:`locks` (reference beads, drift, XY-lock, Z-lock);
     * :attr:`scripts` (start, status, pause, resume, abort, wait); :meth:`progress` in a script;
     * :meth:`events` / :meth:`subscribe` for live events, :meth:`call` for any command.
 
@@ -51,6 +53,7 @@ class Scope:
         self.tracks = Tracks(self)
         self.tracking = Tracking(self)
         self.scripts = Scripts(self)
+        self.locks = Locks(self)
 
     # -- plain commands -------------------------------------------------------------------------
     def call(self, command: str, *, timeout: float | None = None, **args: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..buffers import MatrixBuffer
-from ..buffers.layouts import TRACK_COLUMNS
+from ..buffers.layouts import DRIFT_COLUMNS, TRACK_COLUMNS
 
 if TYPE_CHECKING:
     from ._scope import Scope
@@ -23,6 +23,7 @@ _INTEGER_COLUMNS = {"frame": "i8", "bead": "i4", "flags": "i4"}
 #: sample; z NaN without a LUT), x_px, y_px (full-frame pixels, x = column), flags (TrackFlags).
 TRACK_DTYPE = np.dtype([(c, _INTEGER_COLUMNS.get(c, "f8")) for c in TRACK_COLUMNS])
 _TIME = TRACK_COLUMNS.index("time")
+_DRIFT_FRAME = DRIFT_COLUMNS.index("frame")  # dx_nm, dy_nm, dz_nm follow
 
 
 class Tracks:
@@ -31,6 +32,7 @@ class Tracks:
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
         self._buffer: MatrixBuffer | None = None
+        self._drift: MatrixBuffer | None = None
         self._rows_per_s = 4096.0  # learnt from each read, to copy about what is asked
 
     def _attach(self) -> MatrixBuffer:
@@ -41,11 +43,16 @@ class Tracks:
             self._buffer = MatrixBuffer(create=False, name="Tracks", instance=self._scope.instance)
         return self._buffer
 
-    def latest(self, seconds: float = 1.0) -> np.ndarray:
+    def latest(self, seconds: float = 1.0, *, corrected: bool = False) -> np.ndarray:
         """The rows of the last ``seconds`` s (by frame time, up to the newest row), as a
         structured array with :data:`TRACK_DTYPE` columns, in write order (frames may interleave
         when several tracking workers write); empty before anything is tracked. At most the
-        buffer's capacity (``Tracks`` rows) is returned."""
+        buffer's capacity (``Tracks`` rows) is returned.
+
+        ``corrected=True``: x_nm, y_nm, z_nm less the drift of their frame measured on the
+        reference beads (the daemon's ``Drift`` buffer; see ``scope.locks``); NaN where that
+        frame's drift is not known (yet: it lags the newest frame by a few frames). x_px, y_px
+        stay raw."""
         if seconds <= 0:
             raise ValueError(f"seconds must be > 0, got {seconds!r}")
         buffer = self._attach()
@@ -67,10 +74,35 @@ class Tracks:
         out = np.empty(len(selected), TRACK_DTYPE)
         for index, name in enumerate(TRACK_COLUMNS):
             out[name] = selected[:, index]
+        if corrected:
+            self._subtract_drift(out)
         return out
+
+    def _subtract_drift(self, rows: np.ndarray) -> None:
+        """Subtract each row's frame drift from x_nm, y_nm, z_nm in place (NaN if unknown)."""
+        if self._drift is None:
+            names = {b["name"] for b in self._scope.describe()["buffers"]}
+            if "Drift" not in names:
+                raise LookupError("the daemon has no Drift buffer (no lock service)")
+            self._drift = MatrixBuffer(create=False, name="Drift", instance=self._scope.instance)
+        if not len(rows):
+            return
+        oldest = int(rows["frame"].min())
+        wanted = int(rows["frame"].max()) - oldest + 64  # one drift row per frame
+        drift = self._drift.peek_last(min(self._drift.rows, wanted))
+        drift = drift[drift[:, _DRIFT_FRAME] >= oldest]
+        drift = drift[np.argsort(drift[:, _DRIFT_FRAME], kind="stable")]
+        at = np.searchsorted(drift[:, _DRIFT_FRAME], rows["frame"])
+        found = at < len(drift)
+        found[found] = drift[at[found], _DRIFT_FRAME] == rows["frame"][found]
+        for axis, name in enumerate(("x_nm", "y_nm", "z_nm")):
+            shift = np.full(len(rows), np.nan)
+            shift[found] = drift[at[found], _DRIFT_FRAME + 1 + axis]
+            rows[name] -= shift
 
     def close(self) -> None:
         """Detach from the shared memory (the daemon keeps it)."""
-        if self._buffer is not None:
-            self._buffer.close()
-            self._buffer = None
+        for buffer in (self._buffer, self._drift):
+            if buffer is not None:
+                buffer.close()
+        self._buffer = self._drift = None

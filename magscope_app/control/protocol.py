@@ -43,6 +43,9 @@ TOPICS: dict[str, str] = {
     "zlut": "Z-LUT sweep: {state: running|complete|failed|cancelled, plane, planes, "
     "profiles, eta_s, message}",
     "beads": "the bead set changed: {change: added|removed|moved|cleared|resized, ids, count}",
+    "locks": "drift and locks: {what: drift, used, rejected} (reference beads the drift keeps "
+    "and rejects), {what: references, reference}, {what: zlock, on, state, locked, error_nm, "
+    "reason, …} or {what: xylock, on, threshold_px, moves}",
     "log": "daemon events and warnings: {level: info|warning|error, source, text}",
     "script": "experiment scripts, each event with {id, name} and {state, exit_code, error}, "
     "{stream: stdout|stderr|traceback, output} or {progress, text}",

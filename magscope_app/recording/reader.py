@@ -228,6 +228,21 @@ class RecordingReader:
         """time (s), frame counter, lost (camera's cumulative lost-frame count), each (n,)."""
         return self._columns(self._table(schema.FRAMES), schema.FRAME_COLUMNS)
 
+    def drift(self) -> dict[str, np.ndarray]:
+        """The live drift (DRIFT_COLUMNS -> (n,)): time, frame, dx_nm, dy_nm, dz_nm, n_used;
+        empty arrays if none was recorded. ``tracks`` stay raw: subtract it by frame."""
+        return self._columns(self._table(schema.DRIFT), schema.DRIFT_COLUMNS)
+
+    def drift_references(self) -> list[dict[str, Any]]:
+        """Each change of the reference beads logged while recording, oldest first: ``time``,
+        ``reference`` (ids), ``used`` and ``rejected`` (ids the drift kept and rejected)."""
+        prefix = "drift references "
+        return [
+            {"time": t, **json.loads(text.removeprefix(prefix))}
+            for t, _level, source, text in self.log()
+            if source == "locks" and text.startswith(prefix)
+        ]
+
     def motor_names(self) -> list[str]:
         return sorted(self._f[schema.MOTORS]) if schema.MOTORS in self._f else []
 

@@ -7,6 +7,10 @@ numeric table is a 2-D float64 dataset with a ``columns`` attribute):
 ``/frames``            (N, 3)  FRAME_COLUMNS: time (s since epoch), frame counter, lost (the
                        camera's cumulative count of lost frames when this frame was taken)
 ``/motors/<name>``     (N, 4)  MOTOR_COLUMNS: time, position, target, moving (attr ``unit``)
+``/drift``             (N, 6)  DRIFT_COLUMNS: time, frame, dx_nm, dy_nm, dz_nm, n_used: the drift
+                       of each frame measured on the reference beads (subtract it from /tracks,
+                       which stay raw); which beads were references, kept and rejected is in
+                       /log (source ``locks``, text ``drift references {json}``)
 ``/zlut/index``        (K, 6)  ZLUT_INDEX_COLUMNS: one row per LUT taken into use
 ``/zlut/z``            (sum m,)          z of every LUT, concatenated (m)
 ``/zlut/profiles``     (sum m*n_bins,)   radial profiles of every LUT, flattened row-major
@@ -41,7 +45,7 @@ from enum import StrEnum
 import h5py
 import numpy as np
 
-from magscope_app.buffers.layouts import MOTOR_COLUMNS, TRACK_COLUMNS
+from magscope_app.buffers.layouts import DRIFT_COLUMNS, MOTOR_COLUMNS, TRACK_COLUMNS
 
 FORMAT_NAME = "magscope-recording"
 #: Bumped on any incompatible change of the layout above (2: ROI video as one crop per row).
@@ -66,6 +70,7 @@ LOG_DTYPE = np.dtype(
 
 TRACKS = "/tracks"
 FRAMES = "/frames"
+DRIFT = "/drift"
 MOTORS = "/motors"
 ZLUT_INDEX = "/zlut/index"
 ZLUT_Z = "/zlut/z"
@@ -118,6 +123,7 @@ A_VIDEO = "video"  # "none", "full" or "roi"
 SIDECAR_SUFFIX = ".recovery.json"
 
 __all__ = [
+    "DRIFT_COLUMNS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "FRAME_COLUMNS",

@@ -293,6 +293,8 @@ class RecordingWriter:
         tr.ds.attrs["units"] = "time s since epoch; x_nm, y_nm, z_nm nm; x_px, y_px pixels"
         tr.ds.attrs["order"] = "frame, then bead"
         self._table(f, schema.FRAMES, schema.FRAME_COLUMNS, _TABLE_CHUNK_ROWS)
+        drift = self._table(f, schema.DRIFT, schema.DRIFT_COLUMNS, _TABLE_CHUNK_ROWS)
+        drift.ds.attrs["units"] = "time s since epoch; dx_nm, dy_nm, dz_nm nm"
         f.create_group(schema.MOTORS)
         self._motors: dict[str, Table] = {}
         for name, unit in units.items():
@@ -377,6 +379,12 @@ class RecordingWriter:
         cumulative lost-frame count)."""
         self._check_open()
         self._tables[schema.FRAMES].add(_as_rows(rows, len(schema.FRAME_COLUMNS), "frame"))
+        self._after_append()
+
+    def append_drift(self, rows: np.ndarray) -> None:
+        """Add drift rows (n, 6) = time, frame, dx_nm, dy_nm, dz_nm, n_used (DRIFT_COLUMNS)."""
+        self._check_open()
+        self._tables[schema.DRIFT].add(_as_rows(rows, len(schema.DRIFT_COLUMNS), "drift"))
         self._after_append()
 
     def append_motor(self, name: str, rows: np.ndarray) -> None:

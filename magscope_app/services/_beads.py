@@ -31,6 +31,8 @@ class BeadTable:
         self.kinds: dict[int, str] = {}
         #: When each bead got its current centre (time.time() s): older track rows are not its.
         self.since: dict[int, float] = {}
+        #: Reference beads (drift and Z-lock; set by the lock service), dropped with their bead.
+        self.references: set[int] = set()
 
     # -- geometry -------------------------------------------------------------------------------
     def roi(self, x: float, y: float, size: int | None = None) -> Roi:
@@ -106,6 +108,7 @@ class BeadTable:
             self.centres.pop(i, None)
             self.kinds.pop(i, None)
             self.since.pop(i, None)
+            self.references.discard(i)
         return ids
 
     def move(self, bead: int, x: float, y: float) -> None:
@@ -114,7 +117,16 @@ class BeadTable:
         self.buffer.update_beads({bead: self.roi(*point)})
         self.centres[bead] = point
         self.kinds.pop(bead, None)  # another bead now
+        self.references.discard(bead)
         self.since[bead] = time.time()
+
+    def recentre(self, bead: int, x: float, y: float) -> None:
+        """Move a bead's ROI to follow the same bead (the XY-lock): unlike :meth:`move` the
+        bead keeps its kind, reference flag and track history."""
+        (bead,) = self._existing("recentre", [bead])
+        point = self._centre("recentre", [x, y])
+        self.buffer.update_beads({bead: self.roi(*point)})
+        self.centres[bead] = point
 
     def clear(self) -> int:
         count = len(self.centres)
@@ -122,6 +134,7 @@ class BeadTable:
         self.centres.clear()
         self.kinds.clear()
         self.since.clear()
+        self.references.clear()
         return count
 
     def resize(self, size: int) -> None:
@@ -138,6 +151,7 @@ class BeadTable:
                 "roi": list(self.roi(x, y)),
                 "at_edge": self.at_edge(x, y),
                 "kind": self.kinds.get(i, "unknown"),
+                "reference": i in self.references,
             }
             for i, (x, y) in sorted(self.centres.items())
         ]

@@ -210,6 +210,8 @@ class RecordingService(Service):
                     found["frames"] = buf.name
                 elif key == "Tracks":
                     found["tracks"] = buf.name
+                elif key == "Drift":
+                    found["drift"] = buf.name
                 elif key.startswith("Motor_"):
                     motor = key.removeprefix("Motor_")
                     found["motors"][motor] = {"buffer": buf.name, "unit": self._unit(motor)}

@@ -19,7 +19,8 @@ from ..recording import RecordingWriter
 
 @dataclass
 class RowSource:
-    """One MatrixBuffer the recorder consumes. ``kind``: "frames", "tracks" or "motor"."""
+    """One MatrixBuffer the recorder consumes. ``kind``: "frames", "tracks",
+    "drift" or "motor"."""
 
     kind: str
     buffer: MatrixBuffer
@@ -60,6 +61,8 @@ class RowSource:
             writer.append_frames(rows)
         elif self.kind == "tracks":
             writer.append_tracks(rows)
+        elif self.kind == "drift":
+            writer.append_drift(rows)
         else:
             assert self.motor is not None
             writer.append_motor(self.motor, rows)

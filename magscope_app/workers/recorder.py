@@ -127,6 +127,8 @@ class Recorder:
         self.sources.append(RowSource("frames", attach(MatrixBuffer, name=buffers["frames"])))
         if buffers.get("tracks"):
             self.sources.append(RowSource("tracks", attach(MatrixBuffer, name=buffers["tracks"])))
+        if buffers.get("drift"):
+            self.sources.append(RowSource("drift", attach(MatrixBuffer, name=buffers["drift"])))
         units = {}
         for motor, entry in buffers.get("motors", {}).items():
             buf = attach(MatrixBuffer, name=entry["buffer"])
