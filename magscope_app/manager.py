@@ -31,6 +31,7 @@ from .ipc import Fault, Reply, WorkerMessage, WorkerState
 from .paths import InstancePaths, instance_paths
 from .services.base import DaemonContext, LogEvents, Service
 from .services.camera import CameraService
+from .services.force import ForceService
 from .services.motors import MotorService
 from .services.recording import RecordingService
 from .services.scripts import ScriptService
@@ -53,7 +54,8 @@ def build_services(ctx: DaemonContext) -> list[Service]:
     motors = MotorService(ctx)
     tracking = TrackingService(ctx, camera)
     zlut = ZLUTService(ctx, motors, tracking)
-    return [camera, motors, tracking, zlut, RecordingService(ctx, tracking), ScriptService(ctx)]
+    return [camera, motors, tracking, zlut, RecordingService(ctx, tracking), ScriptService(ctx),
+            ForceService(ctx, motors, tracking)]  # fmt: skip
 
 
 class Daemon:

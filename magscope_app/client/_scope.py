@@ -13,6 +13,7 @@ from ._beads import Beads
 from ._connection import Connection
 from ._devices import Camera
 from ._events import Event, Subscription
+from ._force import Force
 from ._motors import Motor, Motors
 from ._recording import Recording
 from ._scripts import Scripts
@@ -51,6 +52,7 @@ class Scope:
         self.tracks = Tracks(self)
         self.tracking = Tracking(self)
         self.scripts = Scripts(self)
+        self.force = Force(self)
 
     # -- plain commands -------------------------------------------------------------------------
     def call(self, command: str, *, timeout: float | None = None, **args: Any) -> Any:
