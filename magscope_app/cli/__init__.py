@@ -21,7 +21,7 @@ from ..config import ConfigError
 from ..control.errors import DaemonNotRunning
 from ..control.protocol import CommandError
 from ..gui import _cli as _gui
-from . import _daemon, _hardware, _recording, _retrack, _scripts, _tracking, _zlut
+from . import _daemon, _force, _hardware, _recording, _retrack, _scripts, _tracking, _zlut
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -50,6 +50,7 @@ SUBCOMMAND_MODULES = (
     _scripts,
     _tracking,
     _zlut,
+    _force,
 )
 
 
