@@ -90,8 +90,9 @@ def test_curve_file_set_ramp_and_refusals(start_daemon, instance_name, tmp_path)
         assert listed[ids[0]]["surface_z_nm"] == -900.0
 
         low, high = curve.force_range_pN
-        with pytest.raises(InvalidArgument, match=r"outside the calibrated range"):
-            scope.force.set(high * 1.5)
+        for outside in (low / 2, high * 1.5):
+            with pytest.raises(InvalidArgument, match=r"outside the calibrated range"):
+                scope.force.set(outside)
         assert abs(magnets.position - height) < 1e-3, "a refused force moves nothing"
 
         # a ramp at constant pN/s, followed by the handle to its end
