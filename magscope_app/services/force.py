@@ -156,7 +156,7 @@ class ForceService(Service):
             Param("temperature_K", "float", required=False, default=fo.DEFAULT_TEMPERATURE_K,
                   minimum=200.0, maximum=400.0, unit="K", help="sets kT"),
             Param("viscosity", "float", required=False,
-                  default=fo.DEFAULT_VISCOSITY_PN_S_PER_NM2, minimum=0.0, unit="pN·s/nm²",
+                  default=fo.DEFAULT_VISCOSITY_PN_S_PER_NM2, minimum=1e-15, unit="pN·s/nm²",
                   help="viscosity of the medium (1e-9 = water)"),
             help="calibrate the force on tethered beads at the current magnet height "
             "(runs in the background; result in force_status)",
