@@ -30,7 +30,7 @@ def _blurred_ou(n_frames, rate, exposure, variance, tau, rng, substeps=20):
     for i in range(x.size):
         value = a * value + noise[i]
         x[i] = value
-    open_steps = max(int(round(exposure * rate * substeps)), 1)
+    open_steps = max(round(exposure * rate * substeps), 1)
     return x.reshape(n_frames, substeps)[:, -open_steps:].mean(axis=1)
 
 
