@@ -263,10 +263,12 @@ class ForceService(Service):
             self._report(1.0 - left / seconds, f"{what}: {left:.0f} s left")
             await asyncio.sleep(min(1.0, left))
 
+    def _frame_rate(self) -> float:
+        return max(float(self.tracking.camera.status().get("fps") or 0.0), 1.0)
+
     def _rows_since(self, since: float) -> np.ndarray:
-        rate = max(float(self.tracking.camera.status().get("fps") or 0.0), 1.0)
         n = max(len(self.tracking.beads.centres), 1)
-        rows = recent_rows(self.ctx.buffers["Tracks"], time.time() - since, rate * n)
+        rows = recent_rows(self.ctx.buffers["Tracks"], time.time() - since, self._frame_rate() * n)
         return rows[rows[:, traces._TIME] >= since]
 
     # -- beads ------------------------------------------------------------------------------------
@@ -312,6 +314,12 @@ class ForceService(Service):
             raise CommandError(
                 "failed", f"force_calibrate: beads {no_surface} have no surface position "
                 "(surface_find or surface_set first, or give surface_z)"
+            )  # fmt: skip
+        rows_needed = seconds * self._frame_rate() * len(self.tracking.beads.centres)
+        if rows_needed > 0.9 * self.ctx.buffers["Tracks"].rows:
+            raise CommandError(
+                "invalid_argument", f"force_calibrate: {seconds:g} s of tracks do not fit in the "
+                "Tracks buffer at this frame rate and bead count (calibrate fewer seconds)"
             )  # fmt: skip
         exposure_ms = await self.ctx.request(CAMERA_WORKER, "get_setting", name="exposure")
         options = {

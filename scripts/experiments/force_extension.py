@@ -12,16 +12,24 @@ back with ``magscope_app.recording`` → extension against force per bead and th
 Parameters: ``folder`` (absolute; created), ``heights`` (mm) of the calibration,
 ``calibration_s`` per height, ``forces`` (pN; default 10 log-spaced over the calibrated range),
 ``dwell_s`` per force, the sweep's ``focus_start``/``focus_stop``/``focus_step`` (nm),
-``sweep_height`` (mm, magnets during the sweep), ``surface_turns``.
+``sweep_height`` (mm, magnets during the sweep), ``surface_turns``, ``hat_turns`` (magnet turns
+of the rotation–extension (hat) curve recorded at the lowest calibrated force, with a rotation
+motor).
 Returns {"persistence_nm", "contour_nm" (pooled over beads, (value, 1σ)), "beads" (force and
-extension per bead), "calibrations" ({height: [BeadCalibration]}), "recording", "lut_file"}.
+extension per bead), "hat" ({bead: (turns, extension nm)}), "calibrations" ({height:
+[BeadCalibration]}), "recording", "lut_file"}.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from magscope_app.analysis.force_extension import force_extension, pooled_contour, pooled_fit
+from magscope_app.analysis.force_extension import (
+    force_extension,
+    pooled_contour,
+    pooled_fit,
+    rotation_extension,
+)
 from magscope_app.zlut._files import load_force_curves
 
 
@@ -38,6 +46,7 @@ def main(
     per_plane=10,
     sweep_height=2.2,
     surface_turns=5.0,
+    hat_turns=(0.0, 10.0, 14.0, -14.0),
 ):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,8 +114,23 @@ def main(
                   f"{fit.contour_nm:6.0f}±{fit.contour_error_nm:3.0f}")  # fmt: skip
     print(f"pooled: Lp = {persistence[0]:.1f} ± {persistence[1]:.1f} nm, "
           f"Lc = {contour[0]:.0f} ± {contour[1]:.0f} nm")  # fmt: skip
+    hat = {}
+    if has_rotation and hat_turns:
+        scope.progress(0.97, "rotation-extension")
+        magnet.move_to(scope.force.set(low * 1.01), wait=True)
+        rotation = scope.rotation
+        with scope.record(folder, name="rotation-extension") as hat_recording:
+            for turns in hat_turns:
+                rotation.move_to(turns, wait=True)
+                scope.wait(dwell_s)
+        rotation.move_to(0.0, wait=True)
+        hat = rotation_extension(hat_recording.path, surface_z, beads=tethered)
+        print("turns  " + "  ".join(f"bead {b:d}" for b in hat))
+        for i, turns in enumerate(hat[tethered[0]][0]):
+            print(f"{turns:5.1f}  " + "  ".join(f"{h[1][i]:6.0f}" for h in hat.values()))
     scope.progress(1.0, "done")
     return {
+        "hat": {b: (t.tolist(), e.tolist()) for b, (t, e, _) in hat.items()},
         "persistence_nm": persistence,
         "contour_nm": contour,
         "recording": str(recording.path),

@@ -4,7 +4,8 @@ The simulated daemon → find beads → classify stuck/tethered → Z-LUT sweep 
 force calibration at 5 magnet heights (each calibrated force checked against the simulator's
 true force) → a force–extension run with a recording → the HDF5 read back with
 ``magscope_app.recording`` → a WLC fit whose persistence length is within 10 % and contour length
-within 5 % of the simulated DNA's. All of it is ``scripts/experiments/force_extension.py``.
+within 5 % of the simulated DNA's; then a rotation–extension (hat) curve. All of it is
+``scripts/experiments/force_extension.py``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def test_force_extension_end_to_end(start_daemon, instance_name, tmp_path):
     daemon.wait_ready()
     with magscope_app.connect(instance_name, timeout=30) as scope:
         wait_for(lambda: scope.call("status")["tracking"]["workers_running"] == 2)
-        result = _script().main(scope, tmp_path / "fe")
+        result = _script().main(scope, tmp_path / "fe", dwell_s=0.8)
         truth = scope.call("sim_truth")
         height = scope.motors["magnet_height"].position
         status = scope.call("status")
@@ -115,6 +116,13 @@ def test_force_extension_end_to_end(start_daemon, instance_name, tmp_path):
         assert set(tethered) <= set(recording.bead_ids().tolist())
         assert "magnet_height" in recording.motor_names()
         assert recording.stop_reason == "completed"
+
+    # the hat: positive turns coil the tether, negative ones melt it (above 0.5 pN)
+    for bead in tethered:
+        turns, extension = result["hat"][bead]
+        at = dict(zip(turns, extension, strict=True))
+        assert at[14.0] < at[0.0] - 300 and at[14.0] < at[10.0] < at[0.0] - 30, at
+        assert abs(at[-14.0] - at[0.0]) < 30, at
 
     persistence, persistence_error = result["persistence_nm"]
     contour, contour_error = result["contour_nm"]
