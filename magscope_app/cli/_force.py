@@ -9,8 +9,8 @@
   (Ctrl-C cancels it);
 * ``force status``: each bead's force now, the curves and the running or last action;
 * ``force save [FILE]`` / ``force load [FILE]``: the curves (default: the Z-LUT file in use);
-* ``force surface [--seconds S] [--height MM] [--turns N]``: find each bead's surface z;
-  ``force surface-set BEAD Z_NM``: set it by hand.
+* ``force surface [--seconds S] [--beads 0,1] [--height MM] [--turns N]``: find each bead's
+  surface z; ``force surface-set BEAD Z_NM``: set it by hand.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = actions.add_parser("surface", parents=[common], help="find each bead's surface z")
     p.add_argument("--seconds", type=finite, default=3.0, help="watching time, s")
+    p.add_argument("--beads", type=_ids, help="bead ids, e.g. 0,2 (default: tethered beads)")
     p.add_argument("--height", type=finite, help="magnet height, mm (default: upper limit)")
     p.add_argument("--turns", type=finite, help="magnet turns that coil the tethers")
     p.set_defaults(func=_cmd_surface)
@@ -168,7 +169,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
 def _cmd_surface(args: argparse.Namespace) -> int:
     with scope(args) as s:
         handle = s.force.find_surface(
-            args.seconds, height_mm=args.height, turns=args.turns, wait=False
+            args.seconds, args.beads, height_mm=args.height, turns=args.turns, wait=False
         )
         result = handle.wait(progress=not args.json)
     lines = [f"bead {b}: surface at z = {z:.1f} nm" for b, z in result["surfaces"].items()]

@@ -116,6 +116,17 @@ def test_curve_file_set_ramp_and_refusals(start_daemon, instance_name, tmp_path)
         refused = _cli(instance_name, "set", "500")
         assert refused.returncode != 0 and "outside the calibrated range" in refused.stderr
 
+        # no bead there and no Z-LUT: each bead's failure is named, the action completes
+        calibrated = _cli(instance_name, "calibrate", "--seconds", "2", "--beads", str(ids[0]),
+                          "--surface-z=-900")  # fmt: skip
+        assert calibrated.returncode == 0, calibrated
+        assert f"bead {ids[0]}: - ± - pN" in calibrated.stdout
+        assert f"; failed: bead {ids[0]}: " in calibrated.stdout
+        found = _cli(instance_name, "surface", "--seconds", "0.5", "--beads", str(ids[1]),
+                     "--height", "8")  # fmt: skip
+        assert found.returncode == 0 and f"bead {ids[1]}: no z" in found.stdout, found
+        assert magnets.position == pytest.approx(float(curve.height_for(3.0)), abs=1e-3)
+
         saved = scope.force.save(str(tmp_path / "again.h5"))
         curves, surfaces = load_force_curves(saved)
         assert np.allclose(curves[None].params, curve.params) and surfaces == {ids[0]: -900.0}
