@@ -3,7 +3,8 @@ surface). Forces in pN, magnet heights in mm, z in nm.
 
 Long actions (calibration, ramp, surface search) return a :class:`ForceAction` handle that
 follows the daemon's ``force`` events and checks ``force_status`` once a second while waiting,
-so a lost event never hangs it.
+so a lost event never hangs it; each action has an ``id``, so the events of an earlier action of
+the same kind never end a handle.
 """
 
 from __future__ import annotations
@@ -52,16 +53,18 @@ class ForceAction:
     :attr:`progress` (dict: action, state, fraction, message), :attr:`done`, :meth:`wait`,
     :meth:`cancel`, :attr:`result` once complete."""
 
-    def __init__(self, force: Force, action: str) -> None:
+    def __init__(self, force: Force, started: dict[str, Any]) -> None:
         self._force = force
-        self.action = action
-        self._progress: dict[str, Any] = {"action": action, "state": "running", "fraction": 0.0}
+        self.action: str = started["action"]
+        #: The daemon's number of this action (events and status of other actions are ignored).
+        self.id: int = started["id"]
+        self._progress: dict[str, Any] = dict(started)
         self._changed = threading.Event()
         self._finished = threading.Event()
         self._status: dict[str, Any] | None = None
 
     def _update(self, progress: dict[str, Any]) -> None:
-        if progress.get("action") != self.action:
+        if progress.get("id") != self.id:
             return
         self._progress = progress
         if progress.get("state") in FINISHED:
@@ -99,7 +102,7 @@ class ForceAction:
         if progress:
             print(file=out)
         status = self._force._scope.call("force_status")
-        self._status = status if status.get("action") == self.action else self._progress
+        self._status = status if status.get("id") == self.id else self._progress
         state = self._status.get("state")
         if state != "complete":
             raise CommandFailed("failed", f"{self.action} {state}: {self._status.get('message')}")
@@ -136,10 +139,10 @@ class Force:
             if not self._listening:
                 self._scope._connection.events.watch("force", self._on_event)
                 self._listening = True
-        handle = ForceAction(self, command)
+        started = self._scope.call(command, **{k: v for k, v in args.items() if v is not None})
+        handle = ForceAction(self, started)  # an event missed meanwhile: wait() polls the status
         with self._lock:
             self._handles = [h for h in self._handles if not h.done] + [handle]
-        self._scope.call(command, **{k: v for k, v in args.items() if v is not None})
         return handle
 
     def _on_event(self, event: Event) -> None:

@@ -42,7 +42,7 @@ TOPICS: dict[str, str] = {
     "recording": "{state: started|stopped|error, file, mode, stop_reason, message}",
     "zlut": "Z-LUT sweep: {state: running|complete|failed|cancelled, plane, planes, "
     "profiles, eta_s, message}",
-    "force": "force actions (calibrate, ramp, surface): {action, state: running|complete|"
+    "force": "force actions (calibrate, ramp, surface): {id, action, state: running|complete|"
     "failed|cancelled, fraction, message}",
     "beads": "the bead set changed: {change: added|removed|moved|cleared|resized, ids, count}",
     "log": "daemon events and warnings: {level: info|warning|error, source, text}",

@@ -8,20 +8,23 @@ from typing import Any
 import numpy as np
 
 from ..analysis import force as fo
-from ..buffers.layouts import TRACK_COLUMNS
+from ..buffers.layouts import TRACK_COLUMNS, TrackFlags
 
 _TIME, _FRAME, _BEAD = (TRACK_COLUMNS.index(c) for c in ("time", "frame", "bead"))
-_X, _Y, _Z = (TRACK_COLUMNS.index(c) for c in ("x_nm", "y_nm", "z_nm"))
+_X, _Y, _Z, _FLAGS = (TRACK_COLUMNS.index(c) for c in ("x_nm", "y_nm", "z_nm", "flags"))
+_BAD_XY = int(TrackFlags.AT_EDGE | TrackFlags.FIT_FAILED)
 #: At most this fraction of a bead's frames may be missing (filled by interpolation).
 MAX_MISSING = 0.02
 
 
 def bead_trace(rows: np.ndarray, bead: int) -> dict[str, np.ndarray]:
-    """The rows of ``bead`` as one frame-ordered trace: ``frame``, ``time``, ``x``, ``y``, ``z``
-    (nm), frames missing in between filled by linear interpolation (``missing`` counts them).
+    """The clean rows of ``bead`` (finite x, y; no AT_EDGE or FIT_FAILED flag) as one
+    frame-ordered trace: ``frame``, ``time``, ``x``, ``y``, ``z`` (nm), frames missing in between
+    filled by linear interpolation (``missing`` counts them).
     Raises ValueError if more than :data:`MAX_MISSING` of the frames are missing."""
     mine = rows[rows[:, _BEAD] == bead]
-    mine = mine[np.isfinite(mine[:, _X]) & np.isfinite(mine[:, _Y])]
+    clean = (mine[:, _FLAGS].astype(np.int64) & _BAD_XY) == 0
+    mine = mine[clean & np.isfinite(mine[:, _X]) & np.isfinite(mine[:, _Y])]
     if len(mine) < 64:
         raise ValueError(f"bead {bead}: only {len(mine)} tracked frames")
     frames, first = np.unique(mine[:, _FRAME], return_index=True)

@@ -14,13 +14,15 @@ curve, live forces, moving to a force, force ramps, and the beads' surface posit
   takes a low percentile of their z; ``surface_set`` sets it by hand.
 
 Long actions (calibration, ramp, surface search) run one at a time as an asyncio task, report on
-the event topic ``force`` ({action, state: running|complete|failed|cancelled, fraction, message})
+the event topic ``force`` ({id, action, state: running|complete|failed|cancelled, fraction,
+message}; ``id`` numbers the actions)
 and end with ``force_cancel``. Units: pN, mm (magnet height), nm, s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -71,6 +73,11 @@ class ForceService(Service):
         self.tracking = tracking
         self._task: asyncio.Task | None = None
         self._progress: dict[str, Any] = {"action": None, "state": "idle"}
+        self._action_ids = itertools.count(1)
+        #: Set by force_cancel; the actions' loops check it too, because in Python 3.11
+        #: ``asyncio.wait_for`` (in worker requests) can drop a cancellation that arrives just
+        #: as its reply does.
+        self._cancel_requested = False
         #: bead -> calibration points [(magnet height mm, force pN, 1σ pN)]
         self._points: dict[int, list[tuple[float, float, float]]] = {}
         #: bead (None: pooled) -> curve
@@ -92,12 +99,13 @@ class ForceService(Service):
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
+            self._cancel_requested = True
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     def status(self) -> dict[str, Any]:
         return {
-            **self._progress,
+            **{k: v for k, v in self._progress.items() if k != "result"},
             "height_mm": self._height(),
             "forces_pN": {str(b): f for b, f in self.live_forces().items()},
             "curves": ["pooled" if b is None else b for b in self._curves],
@@ -114,16 +122,20 @@ class ForceService(Service):
         """The bead's own curve, else the pooled one (None if neither)."""
         return self._curves.get(bead, self._curves.get(None))
 
-    def live_forces(self) -> dict[int, float]:
-        """Each bead's force (pN) at the current magnet height, from its curve."""
+    def live_forces(self) -> dict[int, float | None]:
+        """Each bead's force (pN) at the current magnet height, from its curve; None where the
+        height lies outside the curve's calibrated range (stuck beads are left out)."""
         height = self._height()
         if height is None or not self._curves or self.tracking.beads is None:
             return {}
-        out = {}
+        out: dict[int, float | None] = {}
         for bead in self.tracking.beads.centres:
             curve = self.curve_for(bead)
-            if curve is not None and self.tracking.beads.kinds.get(bead) != "stuck":
-                out[bead] = round(float(curve.force(height)), 4)
+            if curve is None or self.tracking.beads.kinds.get(bead) == "stuck":
+                continue
+            low, high = curve.height_range_mm
+            inside = low - ON_TARGET <= height <= high + ON_TARGET
+            out[bead] = round(float(curve.force(height)), 4) if inside else None
         return out
 
     def _bead_info(self) -> dict[int, dict[str, Any]]:
@@ -216,7 +228,9 @@ class ForceService(Service):
                 "failed", f"a force action ({self._progress['action']}) is running "
                 "(force_cancel stops it)"
             )  # fmt: skip
-        self._progress = {"action": action, "state": "running", "fraction": 0.0,
+        self._cancel_requested = False
+        self._progress = {"id": next(self._action_ids), "action": action, "state": "running",
+                          "fraction": 0.0,
                           "message": None, "result": None, "started": time.time()}  # fmt: skip
         self._task = asyncio.get_running_loop().create_task(self._run(action, work))
         self._publish()
@@ -243,7 +257,7 @@ class ForceService(Service):
         self._publish()
 
     def _publish(self) -> None:
-        keys = ("action", "state", "fraction", "message")
+        keys = ("id", "action", "state", "fraction", "message")
         self.ctx.publish("force", {k: self._progress.get(k) for k in keys})
 
     async def _cmd_status(self) -> dict[str, Any]:
@@ -252,16 +266,23 @@ class ForceService(Service):
     async def _cmd_cancel(self) -> dict[str, Any]:
         if self._task is None or self._task.done():
             raise CommandError("failed", "no force action is running")
+        self._cancel_requested = True
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         return dict(self._progress)
+
+    def _check_cancel(self) -> None:
+        if self._cancel_requested:
+            raise asyncio.CancelledError
 
     async def _watch(self, seconds: float, what: str) -> None:
         """Let ``seconds`` pass, reporting progress about once a second."""
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
+            self._check_cancel()
             self._report(1.0 - left / seconds, f"{what}: {left:.0f} s left")
-            await asyncio.sleep(min(1.0, left))
+            await asyncio.sleep(min(0.25, left))
+        self._check_cancel()
 
     def _frame_rate(self) -> float:
         return max(float(self.tracking.camera.status().get("fps") or 0.0), 1.0)
@@ -287,12 +308,16 @@ class ForceService(Service):
             raise CommandError("invalid_argument", f"{command}: no beads with ids {bad or missing}")
         return [int(b) for b in beads]
 
-    def _check_magnets(self, command: str) -> float:
-        height = self._height() if MAGNET in self.motors.specs else None
+    def _check_magnets(self, command: str, *, still: bool = False) -> float:
+        """The magnet height (mm); CommandError without a magnet motor, or if ``still`` and the
+        magnets are moving."""
+        height = self._height()
         if height is None:
             raise CommandError(
                 "failed", f"{command}: no magnet height motor ([motors.{MAGNET}] in the config)"
             )
+        if still and self.motors.latest(MAGNET)["moving"]:
+            raise CommandError("failed", f"{command}: the magnets are moving; wait until they stop")
         return height
 
     # -- calibration ------------------------------------------------------------------------------
@@ -308,7 +333,7 @@ class ForceService(Service):
         temperature_K: float = fo.DEFAULT_TEMPERATURE_K,
         viscosity: float = fo.DEFAULT_VISCOSITY_PN_S_PER_NM2,
     ) -> dict[str, Any]:
-        height = self._check_magnets("force_calibrate")
+        height = self._check_magnets("force_calibrate", still=True)
         ids = self._beads("force_calibrate", beads)
         if surface_z is None and (no_surface := [b for b in ids if b not in self._surface]):
             raise CommandError(
@@ -336,6 +361,8 @@ class ForceService(Service):
         async def work() -> dict[str, Any]:
             since = time.time()
             await self._watch(seconds, f"recording the Brownian motion at {height:g} mm")
+            if abs(self._check_magnets("force_calibrate") - height) > ON_TARGET:
+                raise CommandError("failed", "force_calibrate: the magnets moved meanwhile")
             self._report(1.0, "fitting")
             rows = self._rows_since(since)
             results = await asyncio.to_thread(_calibrate_all, rows, ids, surfaces, options)
@@ -427,10 +454,12 @@ class ForceService(Service):
             )
         return curve
 
-    async def _move(self, motor: str, target: float, wait: bool = True) -> None:
+    async def _move(self, motor: str, target: float) -> None:
+        """Move ``motor`` (through the motor service: limits checked, ``motor`` event) and wait
+        until its telemetry is on target."""
         await self.motors._move(motor, target)
         deadline = time.monotonic() + MOVE_TIMEOUT_S
-        while wait:
+        while True:
             state = self.motors.latest(motor)
             if state["position"] is not None and abs(state["position"] - target) <= ON_TARGET:
                 return
@@ -463,6 +492,7 @@ class ForceService(Service):
             t0 = time.monotonic()
             for t, height, force in zip(times, heights, forces, strict=True):
                 await asyncio.sleep(max(0.0, t0 + t - time.monotonic()))
+                self._check_cancel()
                 await self.motors._move(MAGNET, float(height))
                 if times[-1] > 0:
                     self._report(t / times[-1], f"{force:.3g} pN")
@@ -521,7 +551,7 @@ class ForceService(Service):
 def _calibrate_all(
     rows: np.ndarray, ids: list[int], surfaces: dict[int, float], options: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """One result per bead: the calibration, or {bead, error} naming why it failed."""
+    """One result per bead: the calibration, or {bead, force_pN: None, flag: "failed: …"}."""
     results = []
     for bead in ids:
         try:

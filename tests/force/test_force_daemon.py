@@ -117,6 +117,7 @@ def test_curve_file_set_ramp_and_refusals(start_daemon, instance_name, tmp_path)
         assert refused.returncode != 0 and "outside the calibrated range" in refused.stderr
 
         # no bead there and no Z-LUT: each bead's failure is named, the action completes
+        wait_for(lambda: magnets.moving is False, timeout=10)
         calibrated = _cli(instance_name, "calibrate", "--seconds", "2", "--beads", str(ids[0]),
                           "--surface-z=-900")  # fmt: skip
         assert calibrated.returncode == 0, calibrated
