@@ -30,7 +30,7 @@ from magscope_app.analysis.force_extension import (
     pooled_fit,
     rotation_extension,
 )
-from magscope_app.zlut._files import load_force_curves
+from magscope_app.zlut import load_force_curves
 
 
 def main(

@@ -16,7 +16,7 @@ from _daemon_process import wait_for
 import magscope_app
 from magscope_app.analysis.force_curve import fit_force_curve
 from magscope_app.control.errors import CommandFailed, InvalidArgument
-from magscope_app.zlut._files import load_force_curves, save_force_curves
+from magscope_app.zlut import load_force_curves, save_force_curves
 
 pytestmark = pytest.mark.timeout(120)
 

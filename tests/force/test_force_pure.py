@@ -14,7 +14,7 @@ from magscope_app.analysis.force_curve import fit_force_curve
 from magscope_app.analysis.force_extension import ForceExtension, _grouped_means, _with_fits
 from magscope_app.buffers.layouts import TRACK_COLUMNS
 from magscope_app.services import _force_traces as traces
-from magscope_app.zlut._files import LUTFileError, load_force_curves, save_force_curves
+from magscope_app.zlut import LUTFileError, load_force_curves, save_force_curves
 
 KT = DEFAULT_KT_PN_NM
 
