@@ -31,6 +31,7 @@ from .ipc import Fault, Reply, WorkerMessage, WorkerState
 from .paths import InstancePaths, instance_paths
 from .services.base import DaemonContext, LogEvents, Service
 from .services.camera import CameraService
+from .services.force import ForceService
 from .services.locks import LockService
 from .services.motors import MotorService
 from .services.recording import RecordingService
@@ -55,7 +56,8 @@ def build_services(ctx: DaemonContext) -> list[Service]:
     tracking = TrackingService(ctx, camera)
     zlut = ZLUTService(ctx, motors, tracking)
     locks = LockService(ctx, motors, tracking)
-    services = [camera, motors, tracking, zlut, locks, RecordingService(ctx, tracking)]
+    force = ForceService(ctx, motors, tracking)
+    services = [camera, motors, tracking, zlut, locks, RecordingService(ctx, tracking), force]
     return [*services, ScriptService(ctx)]
 
 

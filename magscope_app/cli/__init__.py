@@ -21,7 +21,17 @@ from ..config import ConfigError
 from ..control.errors import DaemonNotRunning
 from ..control.protocol import CommandError
 from ..gui import _cli as _gui
-from . import _daemon, _hardware, _locks, _recording, _retrack, _scripts, _tracking, _zlut
+from . import (
+    _daemon,
+    _force,
+    _hardware,
+    _locks,
+    _recording,
+    _retrack,
+    _scripts,
+    _tracking,
+    _zlut,
+)
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -51,6 +61,7 @@ SUBCOMMAND_MODULES = (
     _scripts,
     _tracking,
     _zlut,
+    _force,
 )
 
 

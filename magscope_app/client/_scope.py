@@ -13,6 +13,7 @@ from ._beads import Beads
 from ._connection import Connection
 from ._devices import Camera
 from ._events import Event, Subscription
+from ._force import Force
 from ._locks import Locks
 from ._motors import Motor, Motors
 from ._recording import Recording
@@ -54,6 +55,7 @@ class Scope:
         self.tracking = Tracking(self)
         self.scripts = Scripts(self)
         self.locks = Locks(self)
+        self.force = Force(self)
 
     # -- plain commands -------------------------------------------------------------------------
     def call(self, command: str, *, timeout: float | None = None, **args: Any) -> Any:

@@ -42,6 +42,8 @@ TOPICS: dict[str, str] = {
     "recording": "{state: started|stopped|error, file, mode, stop_reason, message}",
     "zlut": "Z-LUT sweep: {state: running|complete|failed|cancelled, plane, planes, "
     "profiles, eta_s, message}",
+    "force": "force actions (calibrate, ramp, surface): {id, action, state: running|complete|"
+    "failed|cancelled, fraction, message}",
     "beads": "the bead set changed: {change: added|removed|moved|cleared|resized, ids, count}",
     "locks": "drift and locks: {what: drift, used, rejected} (reference beads the drift keeps "
     "and rejects), {what: references, reference}, {what: zlock, on, state, locked, error_nm, "

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -83,6 +83,8 @@ class TrackingService(Service):
         self._hold_handle: asyncio.TimerHandle | None = None
         self._stopping = False
         self._freezes: dict[str, str] = {}  # name -> owner; the ROI set may not change
+        #: Other services' per-bead fields for ``beads`` (e.g. force): () -> {bead: {field: …}}.
+        self.bead_info: list[Callable[[], dict[int, dict[str, Any]]]] = []
         if self.workers:  # taken before the camera starts: no frames until the workers are ready
             camera.hold(STARTUP_HOLD, self.name)
 
@@ -316,7 +318,12 @@ class TrackingService(Service):
 
     async def _cmd_beads(self) -> dict[str, Any]:
         assert self.beads is not None
-        return {"roi_size": self.beads.size, "beads": self.beads.describe()}
+        beads = self.beads.describe()
+        for info in self.bead_info:
+            extra = info()
+            for bead in beads:
+                bead.update(extra.get(bead["id"], {}))
+        return {"roi_size": self.beads.size, "beads": beads}
 
     async def _cmd_add_beads(self, rois: list) -> dict[str, Any]:
         self._check_unfrozen("add_beads")

@@ -12,6 +12,8 @@
 * :func:`save_luts` / :func:`load_luts`: HDF5 LUT files (:class:`LUTFile`,
   :class:`LUTFileError`); :func:`import_magscope_lut` reads MagScope's text LUTs.
 * :func:`remember_last` / :func:`last_lut`: the last LUT file, kept in the state folder.
+* :func:`save_force_curves` / :func:`load_force_curves`: force-versus-magnet-height curves and
+  surface positions in a LUT file's ``force_curve`` group (or a file of their own).
 """
 
 from ._build import BuiltLUTs, PlaneScatter, build_luts
@@ -20,8 +22,10 @@ from ._files import (
     LUTFileError,
     LUTFileNotFoundError,
     last_lut,
+    load_force_curves,
     load_luts,
     remember_last,
+    save_force_curves,
     save_luts,
 )
 from ._magscope import import_magscope_lut, read_magscope_table
@@ -59,11 +63,13 @@ __all__ = [
     "last_lut",
     "lateral_rms",
     "lateral_rms_by_bead",
+    "load_force_curves",
     "load_luts",
     "motion_hint",
     "read_magscope_table",
     "recent_motion",
     "remember_last",
+    "save_force_curves",
     "save_luts",
     "sweep_motion_warning",
     "z_variance_per_plane",

@@ -279,3 +279,74 @@ def last_lut(state_dir: str | os.PathLike) -> Path | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return path if path.is_file() else None
+
+
+# -- force calibration stored with the LUTs -------------------------------------------------------
+#: Group of a LUT file (or a file of its own) holding the force-versus-magnet-height curves:
+#: ``/force_curve/bead_<id>`` per bead and ``/force_curve/pooled`` (each as written by
+#: :func:`magscope_app.analysis.force_curve.save_force_curve`) and the attribute
+#: ``surface_z_nm`` = JSON {bead id: z of the bead on the surface, nm}.
+FORCE_GROUP = "force_curve"
+LAST_FORCE_FILE = "last_force_curve.json"
+
+
+def save_force_curves(
+    path: str | os.PathLike, curves: Mapping[int | None, object], surfaces: Mapping[int, float]
+) -> Path:
+    """Write force curves ({bead or None (pooled): ForceCurve}) and surface positions into the
+    group :data:`FORCE_GROUP` of the HDF5 file ``path`` (created if missing, other groups kept,
+    e.g. the Z-LUTs); returns the absolute path."""
+    from magscope_app.analysis.force_curve import save_force_curve
+
+    target = Path(path).expanduser().resolve()
+    with h5py.File(target, "a") as f:
+        if FORCE_GROUP in f:
+            del f[FORCE_GROUP]
+        group = f.create_group(FORCE_GROUP)
+        for bead, curve in curves.items():
+            save_force_curve(
+                group.create_group("pooled" if bead is None else f"bead_{bead}"), curve
+            )
+        group.attrs["surface_z_nm"] = json.dumps({str(b): float(z) for b, z in surfaces.items()})
+    return target
+
+
+def load_force_curves(path: str | os.PathLike) -> tuple[dict[int | None, object], dict[int, float]]:
+    """The force curves and surface positions stored by :func:`save_force_curves`; LUTFileError
+    naming the problem if ``path`` is unreadable or holds none."""
+    from magscope_app.analysis.force_curve import load_force_curve
+
+    source = Path(path).expanduser()
+    try:
+        with h5py.File(source, "r") as f:
+            if FORCE_GROUP not in f:
+                raise LUTFileError(f"{source}: no force curve in this file")
+            group = f[FORCE_GROUP]
+            curves: dict[int | None, object] = {}
+            for name, sub in group.items():
+                bead = None if name == "pooled" else int(name.removeprefix("bead_"))
+                curves[bead] = load_force_curve(sub)
+            surfaces = json.loads(group.attrs.get("surface_z_nm", "{}"))
+    except (OSError, ValueError, KeyError) as exc:
+        if isinstance(exc, LUTFileError):
+            raise
+        raise LUTFileError(f"{source}: cannot read the force curve: {exc}") from None
+    return curves, {int(b): float(z) for b, z in surfaces.items()}
+
+
+def remember_force_file(state_dir: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Record ``path`` as the last force-curve file (loaded at the daemon's next start)."""
+    state = Path(state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    (state / LAST_FORCE_FILE).write_text(json.dumps({"path": str(Path(path).resolve())}))
+
+
+def last_force_file(state_dir: str | os.PathLike) -> Path | None:
+    """The last force-curve file remembered, else the last Z-LUT file (None if neither exists)."""
+    try:
+        path = Path(json.loads((Path(state_dir) / LAST_FORCE_FILE).read_text())["path"])
+        if path.is_file():
+            return path
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return last_lut(state_dir)

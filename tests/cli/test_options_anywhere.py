@@ -53,6 +53,15 @@ COMMANDS: list[tuple[list[str], list[str]]] = [
     (["script", "pause"], []),
     (["script", "resume"], []),
     (["script", "abort"], []),
+    (["force", "calibrate"], ["--seconds", "5"]),
+    (["force", "fit"], []),
+    (["force", "set"], ["5"]),
+    (["force", "ramp"], ["--from", "1", "--to", "5", "--rate", "0.5"]),
+    (["force", "status"], []),
+    (["force", "save"], []),
+    (["force", "load"], ["curve.h5"]),
+    (["force", "surface"], ["--turns", "5"]),
+    (["force", "surface-set"], ["1", "-900"]),
 ]
 
 
