@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.scripts_panel = ScriptsPanel(bridge, events)
         self.trace_plots = TracePlots(self.feed, self.selection)
         self.overview_plot = OverviewPlot(self.feed)
-        self.profile_plot = ProfilePlot(bridge, self.feed, self.selection)
+        self.profile_plot = ProfilePlot(bridge, events, self.feed, self.selection)
         self.motor_plots = MotorPlots(self.feed)
         self.log_panel = LogPanel()
         self.docks: dict[str, QDockWidget] = {}
