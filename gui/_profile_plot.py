@@ -39,15 +39,13 @@ class ProfilePlot(QWidget):
         self.title = QLabel("select a bead in the live view")
         self.graphics = pg.PlotWidget()
         self.graphics.setLabel("bottom", "radius (bins)")
-        self.graphics.setLabel("left", "intensity (normalised)")
+        self.graphics.setLabel("left", "intensity")
         self.graphics.showGrid(x=True, y=True, alpha=0.2)
         cache_axes(self.graphics.getPlotItem())
         self.graphics.addLegend(offset=(-10, 10))
-        self.lut_curve = self.graphics.plot(
-            pen=pg.mkPen((80, 160, 255), width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
-            name="Z-LUT plane",
-        )
-        self.curve = self.graphics.plot(pen=pg.mkPen((255, 200, 0), width=2), name="live")
+        self.lut_curve = self.graphics.plot(pen=pg.mkPen((60, 140, 255), width=6),
+                                            name="Z-LUT plane")  # fmt: skip
+        self.curve = self.graphics.plot(pen=pg.mkPen((255, 200, 0), width=1.5), name="live")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
@@ -126,6 +124,6 @@ class ProfilePlot(QWidget):
             lut_profile = self._lut[1][plane[0]]
             self.lut_curve.setData(lut_profile, skipFiniteCheck=True)
             steady_y_range(self.graphics.getPlotItem(), values, lut_profile)
-            text += f" over its Z-LUT plane at z = {plane[1]:.0f} nm"
+            text += f" over its Z-LUT plane at z = {round(plane[1])} nm (nearest its z)"
         fixed_x_range(self.graphics.getPlotItem(), 0, len(values))
         self.title.setText(text)

@@ -214,6 +214,7 @@ class ScriptsPanel(QWidget):
         self._bridge.call(command, on_result=self._on_script, on_error=self._refused)
 
     def _started(self, result: dict[str, Any]) -> None:
+        self._say("")
         self._on_script({"state": "starting", **result})
         self._events.refresh()
 
