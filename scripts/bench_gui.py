@@ -18,8 +18,8 @@ loop for ``--duration`` seconds. Prints ONE JSON line:
   together; 1000 / it is the update rate one free core would sustain);
 * ``camera_fps`` and ``track_rows`` written meanwhile, and whether each target was met.
 
-``--profile N`` also profiles the GUI thread (cProfile, its CPU time) during the run and prints its N most
-expensive functions (by own time and by cumulative time) to stderr.
+``--profile N`` also profiles the GUI thread (cProfile, its CPU time) during the run and prints
+its N most expensive functions (by own time and by cumulative time) to stderr.
 
 Usage: python scripts/bench_gui.py [--duration 20] [--beads 100] [--fps 100] [--size 1024]
        [--profile 25]
