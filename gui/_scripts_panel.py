@@ -226,8 +226,9 @@ class ScriptsPanel(QWidget):
         script = status.get("scripts")
         if isinstance(script, dict):
             self._on_script(script)
-            if not self._events.subscribed and script.get("output_tail") is not None:
-                text = "\n".join(script["output_tail"])
+            if not self._events.subscribed:  # no output events: show the status' tail
+                lines = [*script.get("output_tail", ()), script.get("traceback") or ""]
+                text = "\n".join(lines).rstrip("\n")
                 if text != self.output.toPlainText():
                     self.output.setPlainText(text)
 
@@ -241,7 +242,7 @@ class ScriptsPanel(QWidget):
             self._set_progress(float(progress), str(script.get("progress_text") or ""))
         run_id = self.script.get("id")
         traceback = self.script.get("traceback")
-        if traceback and run_id not in self._tracebacks_shown:
+        if traceback and run_id not in self._tracebacks_shown and self._events.subscribed:
             self._tracebacks_shown.add(run_id)
             self.output.appendHtml(f"<pre style='color:#d33'>{_escape(traceback)}</pre>")
         self._show_state()

@@ -113,3 +113,13 @@ def test_bad_parameters_and_a_missing_file_are_refused(sim_daemon, make_window, 
     panel.add_parameter("bad key", "1")
     panel.run()
     assert "'bad key' is not a Python name" in panel.message.text()
+    # without pushed events (this client polls), the output and traceback come from the status
+    assert not window.events.subscribed
+    failing = tmp_path / "failing.py"
+    failing.write_text(FAILING)
+    panel.open_script(str(failing))
+    panel.run()
+    qtbot.waitUntil(lambda: "RuntimeError: bad sample" in panel.output.toPlainText(),
+                    timeout=30_000)  # fmt: skip
+    assert panel.output.toPlainText().startswith("about to fail")
+    assert panel.script.get("state") == "failed"
