@@ -215,7 +215,8 @@ class ScriptsPanel(QWidget):
 
     def _started(self, result: dict[str, Any]) -> None:
         self._say("")
-        self._on_script({"state": "starting", **result})
+        if result.get("id") != self.script.get("id"):  # no event of this run has come yet
+            self._on_script({"state": "starting", **result})
         self._events.refresh()
 
     def _refused(self, code: str, message: str) -> None:
