@@ -3,8 +3,8 @@ follow its state, progress and output.
 
 The daemon runs the script in its own process (one at a time); this panel only sends
 ``script_start`` / ``script_pause`` / ``script_resume`` / ``script_abort`` and shows what the
-``script`` events (output lines, progress, state changes) and ``status['scripts']`` (state,
-progress, traceback; the output tail when the client cannot subscribe) say.
+``script`` events (output lines and a failure's traceback, progress, state changes) and
+``status['scripts']`` (state, progress; the output tail when the client cannot subscribe) say.
 """
 
 from __future__ import annotations
@@ -90,7 +90,6 @@ class ScriptsPanel(QWidget):
         super().__init__(parent)
         self._bridge, self._events = bridge, events
         self.script: dict[str, Any] = {"state": "idle"}  # status['scripts'] as last seen
-        self._tracebacks_shown: set[int] = set()
         self.path = QLineEdit()
         self.path.setPlaceholderText("script file (.py with main(scope, **params))")
         self.path.editingFinished.connect(lambda: self.open_script(self.path.text()))
@@ -228,24 +227,18 @@ class ScriptsPanel(QWidget):
         if isinstance(script, dict):
             self._on_script(script)
             if not self._events.subscribed:  # no output events: show the status' tail
-                lines = [*script.get("output_tail", ()), script.get("traceback") or ""]
-                text = "\n".join(lines).rstrip("\n")
+                text = "\n".join(script.get("output_tail", ()))  # (with the traceback)
                 if text != self.output.toPlainText():
                     self.output.setPlainText(text)
 
     def _on_script(self, script: dict[str, Any]) -> None:
-        """A ``script_status``-like dict: update the state, progress and traceback."""
+        """A ``script_status``-like dict: update the state and progress."""
         if script.get("id") is not None and script.get("id") != self.script.get("id"):
             self.script = {}  # another run
         self.script.update({k: v for k, v in script.items() if v is not None or k == "progress"})
         progress = script.get("progress")
         if progress is not None:
             self._set_progress(float(progress), str(script.get("progress_text") or ""))
-        run_id = self.script.get("id")
-        traceback = self.script.get("traceback")
-        if traceback and run_id not in self._tracebacks_shown and self._events.subscribed:
-            self._tracebacks_shown.add(run_id)
-            self.output.appendHtml(f"<pre style='color:#d33'>{_escape(traceback)}</pre>")
         self._show_state()
 
     def _on_event(self, topic: str, payload: dict[str, Any]) -> None:
@@ -256,8 +249,9 @@ class ScriptsPanel(QWidget):
             text = str(payload["output"])
             if stream == "stdout":
                 self.output.appendPlainText(text)
-            else:
-                self.output.appendHtml(f"<span style='color:#c80'>{_escape(text)}</span>")
+            else:  # stderr (warnings) in orange, the traceback of a failure in red
+                colour = "#d33" if stream == "traceback" else "#c80"
+                self.output.appendHtml(f"<pre style='color:{colour}'>{_escape(text)}</pre>")
         if "progress" in payload:
             self._set_progress(float(payload["progress"]), str(payload.get("text") or ""))
         if "state" in payload:
