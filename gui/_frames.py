@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any
 
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from magscope_app.buffers import BufferUnderflow, VideoBuffer, attach_from_description
 
-#: Pull period (s): ~30 frames per second at most.
-PERIOD_S = 0.033
+#: Hand-over period (s): ~32 frames per second at most, on a schedule (a late frame does not
+#: delay the next one's slot).
+PERIOD_S = 0.031
+#: How often (s) the thread looks again while the view is busy or no new frame has come.
+POLL_S = 0.004
 
 
 class FrameGrabber(QThread):
@@ -54,8 +58,9 @@ class FrameGrabber(QThread):
     def run(self) -> None:
         video: VideoBuffer | None = None
         seen, last = 0, None
+        due = time.monotonic()  # when the next frame may be handed over
         try:
-            while not self._stop.wait(self._period):
+            while not self._stop.wait(max(due - time.monotonic(), POLL_S)):
                 with self._lock:
                     generation, entry = self._generation, self._description
                 if generation != seen:
@@ -63,14 +68,17 @@ class FrameGrabber(QThread):
                     seen, last = generation, None
                     with contextlib.suppress(OSError, ValueError, RuntimeError):
                         video = attach_from_description(entry) if entry else None
-                if video is None or not self._free.is_set():
+                if video is None or not self._free.is_set() or time.monotonic() < due:
                     continue
                 try:
+                    if video.latest_frame_number == last:
+                        continue  # no new frame: check again soon, without copying one
                     number, image = video.peek_image()
                 except (BufferUnderflow, RuntimeError):
                     continue
                 if number != last:
                     last = number
+                    due = max(due + self._period, time.monotonic())
                     self._free.clear()
                     self.frame.emit(number, image)
         finally:

@@ -92,13 +92,13 @@ class TrackHistory:
         beads = rows[:, BEAD].astype(np.int64)
         order = np.argsort(beads, kind="stable")
         beads, rows = beads[order], rows[order]
-        bounds = np.flatnonzero(np.diff(beads)) + 1
-        for chunk_ids, chunk in zip(np.split(beads, bounds), np.split(rows, bounds), strict=True):
-            bead = int(chunk_ids[0])
+        starts = np.flatnonzero(np.diff(beads, prepend=-1)).tolist()  # each bead's first row
+        for start, stop in zip(starts, [*starts[1:], len(rows)], strict=True):
+            bead = int(beads[start])
             store = self._beads.get(bead)
             if store is None:
                 store = self._beads[bead] = _BeadRows(self.capacity)
-            store.extend(chunk)
+            store.extend(rows[start:stop])
         self.latest_time = float(np.nanmax(rows[:, TIME]))
 
     def forget(self, keep: set[int]) -> None:

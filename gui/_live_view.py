@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QKeySequence, QShortcut
+from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QKeySequence, QShortcut, QTransform
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGraphicsItem,
+    QGraphicsSimpleTextItem,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -91,10 +92,25 @@ class _BeadItem(pg.ROI):
         self.bead = bead
         self.bead_state = "tracked"
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton)
-        self.label = pg.TextItem(str(bead), color=STATE_COLOURS["tracked"], anchor=(0, 1))
-        self.label.setParentItem(self)
+        # the id: a plain Qt item (painted without calls into Python), screen-sized at any zoom
+        self.label = QGraphicsSimpleTextItem(str(bead), self)
+        self.label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.label.setBrush(pg.mkBrush(STATE_COLOURS["tracked"]))
+        height = self.label.boundingRect().height()  # above the square's top-left corner
+        self.label.setTransform(QTransform.fromTranslate(0, -height))
+        self._bounds: QRectF | None = None
         for item in (self, self.label):  # a pixmap each: 100 ROIs redrawn with every frame
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def boundingRect(self) -> QRectF:
+        """Cached (Qt asks several times per paint; pg.ROI computes it anew every time)."""
+        if self._bounds is None:
+            self._bounds = super().boundingRect()
+        return self._bounds
+
+    def prepareGeometryChange(self) -> None:
+        self._bounds = None
+        super().prepareGeometryChange()
 
     def place(self, x: float, y: float, size: int) -> None:
         """Centre on bead coordinates (x, y) px without emitting a move."""
@@ -102,7 +118,9 @@ class _BeadItem(pg.ROI):
             return
         if self.size()[0] != size:
             self.setSize((size, size), update=False, finish=False)
-        self.setPos((x + 0.5 - size / 2, y + 0.5 - size / 2), update=True, finish=False)
+        target = (x + 0.5 - size / 2, y + 0.5 - size / 2)
+        if tuple(self.pos()) != target:  # a move costs ~0.3 ms (pg.ROI's state and signals)
+            self.setPos(target, update=True, finish=False)
 
     def centre(self) -> tuple[float, float]:
         """Bead coordinates of the square's centre."""
@@ -114,7 +132,7 @@ class _BeadItem(pg.ROI):
             self.bead_state = state
             colour = STATE_COLOURS[state]
             self.setPen(pg.mkPen(colour, width=2.5 if state == "selected" else 1.5))
-            self.label.setColor(colour)
+            self.label.setBrush(pg.mkBrush(colour))
 
 
 class LiveView(QWidget):

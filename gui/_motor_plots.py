@@ -23,6 +23,7 @@ class MotorPlots(QWidget):
         self._feed = feed
         self.graphics = pg.GraphicsLayoutWidget()
         self._plots: dict[str, tuple[pg.PlotItem, pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self._drawn: dict[str, float] = {}  # motor -> time of the newest row drawn
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.graphics)
@@ -34,6 +35,7 @@ class MotorPlots(QWidget):
     def _build(self) -> None:
         self.graphics.clear()
         self._plots.clear()
+        self._drawn.clear()
         for row, motor in enumerate(sorted(self._feed.shared.motors)):
             plot = self.graphics.addPlot(row=row, col=0, title=motor)
             plot.showGrid(x=True, y=True, alpha=0.2)
@@ -56,6 +58,9 @@ class MotorPlots(QWidget):
             if not len(rows):
                 continue
             t_end = rows[-1, 0]
+            if self._drawn.get(motor) == t_end:
+                continue  # nothing new: no redraw
+            self._drawn[motor] = t_end
             rows = rows[rows[:, 0] >= t_end - WINDOW_S]
             t = rows[:, 0] - t_end
             position.setData(t, rows[:, 1])

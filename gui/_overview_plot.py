@@ -15,6 +15,8 @@ from ._feed import DataFeed
 
 REDRAW_MS = 500
 BINS = 200
+#: Least height (px) of a bead-id label on the y axis.
+LABEL_PX = 14
 
 
 class OverviewPlot(QWidget):
@@ -50,6 +52,7 @@ class OverviewPlot(QWidget):
         self.image.setColorMap(pg.colormap.get("CET-D1"))
         self.plot.addItem(self.image)
         self.bead_ids: list[int] = []
+        self._ticks: list[tuple[float, str]] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -89,5 +92,8 @@ class OverviewPlot(QWidget):
         self.image.setRect(-window, 0, window, len(beads))
         self.bead_ids = beads
         ticks = [(i + 0.5, str(b)) for i, b in enumerate(beads)]
-        step = max(1, len(ticks) // 20)
-        self.plot.getAxis("left").setTicks([ticks[::step]])
+        rows_fit = max(1, int(self.plot.getViewBox().height() // LABEL_PX))
+        ticks = ticks[:: -(-len(ticks) // rows_fit)]  # a label every ceil(n / fit) rows
+        if ticks != self._ticks:  # setting ticks repaints the axis: only when they change
+            self._ticks = ticks
+            self.plot.getAxis("left").setTicks([ticks])

@@ -1,5 +1,5 @@
 """Status panel: acquisition, frame rate, frames lost, buffer fill, tracking rate and latency,
-recording, holds and the health of every worker."""
+acquisition holds, the bead-ROI freeze, the script and the health of every worker."""
 
 from __future__ import annotations
 
@@ -31,9 +31,11 @@ class StatusPanel(QWidget):
         for key, title in (
             ("daemon", "Daemon"), ("acquisition", "Acquisition"), ("fps", "Frame rate"),
             ("lost", "Frames lost"), ("tracking", "Tracking"), ("latency", "Latency"),
-            ("beads", "Beads"), ("holds", "Holds"),
+            ("beads", "Beads"), ("holds", "Acquisition holds"), ("frozen", "Bead ROIs"),
+            ("script", "Script"),
         ):  # fmt: skip
             self.labels[key] = QLabel("-")
+            self.labels[key].setWordWrap(True)
             form.addRow(title, self.labels[key])
         self.buffer = QProgressBar()
         self.buffer.setFormat("%p %")
@@ -75,8 +77,16 @@ class StatusPanel(QWidget):
             median, p99 = latency.get("median"), latency.get("p99")
             set_("latency", "-" if median is None else f"median {median:.1f} ms, p99 {p99:.1f} ms")
             set_("beads", str(trk.get("beads", 0)))
-        holds = status.get("holds") or (status.get("camera") or {}).get("holds")
-        set_("holds", ", ".join(map(str, holds)) if holds else "none")
+        holds = cam.get("holds") or []
+        set_("holds", "; ".join(f"{h.get('name')} ({h.get('owner')}, keeps {h.get('keeps')})"
+                                for h in holds) or "none")  # fmt: skip
+        frozen = trk.get("frozen") or []
+        set_("frozen", "frozen by " + "; ".join(f"{f.get('name')} ({f.get('owner')})"
+                                                for f in frozen) if frozen else "free")  # fmt: skip
+        self.labels["frozen"].setStyleSheet("color:#c80;" if frozen else "")
+        script = status.get("scripts") or {}
+        set_("script", "none" if script.get("state", "idle") == "idle" else
+             f"{script.get('name')}: {script.get('state')}")  # fmt: skip
         level = self._feed.shared.buffer_level()
         self.buffer.setValue(
             round(100 * (level if level is not None else cam.get("buffer_level", 0)))

@@ -118,10 +118,12 @@ class TracePlots(QWidget):
         reference = self._selection.reference
         ref_rows = history.rows(reference, since) if reference is not None else None
         wanted = set()
+        # two points per pixel column at most: more are not seen (peak downsampling keeps spikes)
+        points = min(MAX_POINTS, 2 * max(1, int(self.plots["x"].getViewBox().width())))
         shown: dict[str, list[np.ndarray]] = {"x": [], "y": [], "z": []}
         for n, bead in enumerate(ids[: len(_COLOURS)]):
             rows = history.rows(bead, since)
-            step = max(1, len(rows) // MAX_POINTS)
+            step = max(1, len(rows) // points)
             rows = rows[::step]
             t = rows[:, TIME] - t_end
             for axis, col in (("x", X_NM), ("y", Y_NM), ("z", Z_NM)):

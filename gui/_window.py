@@ -16,6 +16,7 @@ from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget,
+    QLabel,
     QMainWindow,
     QMessageBox,
     QTabBar,
@@ -38,6 +39,8 @@ from ._motors_panel import MotorsPanel
 from ._overview_plot import OverviewPlot
 from ._profile_plot import ProfilePlot
 from ._recording_panel import RecordingPanel
+from ._scripts_panel import ACTIVE as SCRIPT_ACTIVE
+from ._scripts_panel import ScriptsPanel
 from ._selection import BeadSelection
 from ._status_panel import StatusPanel
 from ._trace_plots import TracePlots
@@ -45,7 +48,7 @@ from ._tracking_panel import TrackingPanel
 from ._zlut_panel import ZLUTPanel
 
 #: Bump when the dock set changes, so an old saved layout is not restored onto new docks.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 STOP_ALL_SHORTCUT = "Esc"
 
 
@@ -95,9 +98,10 @@ class MainWindow(QMainWindow):
         self.motors_panel = MotorsPanel(bridge, events)
         self.zlut_panel = ZLUTPanel(bridge, events)
         self.recording_panel = RecordingPanel(bridge, events)
+        self.scripts_panel = ScriptsPanel(bridge, events)
         self.trace_plots = TracePlots(self.feed, self.selection)
         self.overview_plot = OverviewPlot(self.feed)
-        self.profile_plot = ProfilePlot(bridge, self.feed, self.selection)
+        self.profile_plot = ProfilePlot(bridge, events, self.feed, self.selection)
         self.motor_plots = MotorPlots(self.feed)
         self.log_panel = LogPanel()
         self.docks: dict[str, QDockWidget] = {}
@@ -108,7 +112,7 @@ class MainWindow(QMainWindow):
             (left, (("Status", self.status_panel), ("Camera", self.camera_panel),
                     ("Tracking", self.tracking_panel))),
             (right, (("Motors", self.motors_panel), ("Z-LUT", self.zlut_panel),
-                     ("Recording", self.recording_panel))),
+                     ("Recording", self.recording_panel), ("Scripts", self.scripts_panel))),
             (bottom, (("Traces", self.trace_plots), ("All beads", self.overview_plot),
                       ("Profile", self.profile_plot), ("Motor plots", self.motor_plots),
                       ("Log", self.log_panel))),
@@ -124,6 +128,8 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Horizontal)  # fmt: skip
         self.resizeDocks([self.docks["Traces"]], [300], Qt.Orientation.Vertical)
         self._build_actions()
+        self.script_state = QLabel("")
+        self.statusBar().addPermanentWidget(self.script_state)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
         self._hide_stale_tab_bars()
@@ -226,6 +232,7 @@ class MainWindow(QMainWindow):
         self.acquire_action.setChecked(bool(status.get("acquiring")))
         self.acquire_action.setText("Acquiring" if status.get("acquiring") else "Paused")
         self.acquire_action.blockSignals(False)
+        self.script_state.setText(self.scripts_panel.summary())
 
     def _on_beads(self, beads: list[dict[str, Any]]) -> None:
         self.trace_plots.set_beads([int(b["id"]) for b in beads])
@@ -311,18 +318,20 @@ class MainWindow(QMainWindow):
 
     # -- closing -----------------------------------------------------------------------------------
     def confirm_stop_while_recording(self) -> bool:
-        """Ask before stopping a daemon that records (tests replace this)."""
+        """Ask before stopping a daemon that records or runs a script (tests replace this)."""
         answer = QMessageBox.question(
-            self, "Recording in progress",
-            "A recording is running. Closing the window stops the daemon and ends the "
-            "recording. Close anyway?",
+            self, "Recording or script in progress",
+            "A recording or an experiment script is running. Closing the window stops the "
+            "daemon, ends the recording and aborts the script. Close anyway?",
         )  # fmt: skip
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: Any) -> None:
-        recording = (self.status.get("recording") or {}).get("running")
+        busy = (self.status.get("recording") or {}).get("running") or (
+            self.scripts_panel.script.get("state") in SCRIPT_ACTIVE
+        )
         own = self.own_daemon is not None and self.own_daemon.running
-        if own and recording and self.bridge.connected and not self.confirm_stop_while_recording():
+        if own and busy and self.bridge.connected and not self.confirm_stop_while_recording():
             event.ignore()
             return
         self._closing = True

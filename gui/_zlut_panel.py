@@ -1,9 +1,11 @@
-"""Z-LUT panel: sweep set-up, progress, the per-bead quality table, save and load."""
+"""Z-LUT panel: sweep set-up, progress, the per-bead quality table, one bead's LUT as an image,
+save and load."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
@@ -15,6 +17,7 @@ from PyQt6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -23,6 +26,7 @@ from PyQt6.QtWidgets import (
 
 from ._bridge import Bridge
 from ._events import DaemonEvents
+from ._lut_view import LUTView
 
 _TABLE = ("bead", "usable", "contrast", "σz (nm)", "motion (nm)", "z range (nm)",
           "why / what to do")  # fmt: skip
@@ -94,7 +98,12 @@ class ZLUTPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
-        layout.addWidget(self.table, 1)
+        self.lut_view = LUTView(bridge, events)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.lut_view)
+        split.setSizes([200, 300])
+        layout.addWidget(split, 1)
         layout.addLayout(files)
         events.status.connect(self._on_status)
         events.connected.connect(self.show_report)
@@ -139,6 +148,7 @@ class ZLUTPanel(QWidget):
         self.message.setText(
             f"loaded LUT(s) for beads {result.get('beads')} from {result.get('path')}"
         )
+        self.lut_view.show_bead(self.lut_view.bead.currentText())
         self.show_report()
 
     def _refused(self, code: str, message: str) -> None:

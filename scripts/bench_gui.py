@@ -18,14 +18,20 @@ loop for ``--duration`` seconds. Prints ONE JSON line:
   together; 1000 / it is the update rate one free core would sustain);
 * ``camera_fps`` and ``track_rows`` written meanwhile, and whether each target was met.
 
+``--profile N`` also profiles the GUI thread (cProfile, its CPU time) during the run and prints
+its N most expensive functions (by own time and by cumulative time) to stderr.
+
 Usage: python scripts/bench_gui.py [--duration 20] [--beads 100] [--fps 100] [--size 1024]
+       [--profile 25]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import shutil
 import subprocess
 import sys
@@ -92,6 +98,13 @@ def main() -> int:
     parser.add_argument("--fps", type=float, default=100.0)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the GUI thread's N most expensive functions (stderr)",
+    )
     args = parser.parse_args()
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -174,8 +187,16 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
     cpu0, t0 = time.process_time(), time.monotonic()
     loop = QEventLoop()  # (QApplication.quit would close the window first)
     QTimer.singleShot(int(args.duration * 1000), loop.quit)
+    # CPU time of the GUI thread (not wall time: the machine may be loaded by others)
+    profiler = cProfile.Profile(time.thread_time) if args.profile else None
+    if profiler is not None:
+        profiler.enable()
     loop.exec()
     elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
+    if profiler is not None:
+        profiler.disable()
+        for order in ("tottime", "cumulative"):
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(args.profile)
     updates = view.display_updates - updates0
     stall = view.max_gap_ms
     rows = window.feed.shared.tracks.total_rows_written - rows0

@@ -7,9 +7,12 @@ tethered beads hold still), adds a ROI at every bead, records a Z-LUT from the Z
 selects three beads and saves PNGs of the main views into ``docs/screenshots/``:
 
 * ``window.png``: the whole window (live view with ROIs, status, motors, traces);
-* ``zlut.png``: the Z-LUT panel after the sweep, with its per-bead quality table;
+* ``zlut.png``: the Z-LUT panel after the sweep, with its per-bead quality table and one bead's
+  LUT as an image;
+* ``profile.png``: the live radial profile of a bead over its LUT plane nearest its z;
 * ``all_beads.png``: z of every bead against time;
-* ``recording.png``: the recording panel while a recording runs.
+* ``recording.png``: the recording panel while a recording runs;
+* ``scripts.png``: the scripts panel with a magnet-height script paused after a few steps.
 
 Usage: python scripts/screenshots.py [--out docs/screenshots] [--width 1280]
 """
@@ -50,6 +53,20 @@ n_beads = 20
 n_reference_beads = 3
 seed = 0
 """
+SCRIPT = '''import numpy as np
+
+
+def main(scope, heights=(3.0, 2.5, 2.0, 1.5, 1.0), seconds=1.0):
+    """Mean z of the beads at each magnet height."""
+    magnet = scope.motors["magnet_height"]
+    for step, height in enumerate(heights):
+        scope.scripts.progress(step / len(heights), f"magnets at {height} mm")
+        magnet.move_to(height, wait=True)
+        scope.wait(seconds)
+        z = scope.tracks.latest(seconds=seconds)["z_nm"]
+        print(f"height {height:.1f} mm: mean z {np.nanmean(z):6.0f} nm ({len(z)} rows)")
+    scope.scripts.progress(1.0, "done")
+'''
 
 
 def main() -> int:
@@ -101,10 +118,10 @@ def _take(args: argparse.Namespace, folder: Path) -> int:
             app.processEvents()
             time.sleep(0.01)
 
-    def save(widget, name: str) -> None:
+    def save(widget, name: str, width: int = args.width) -> None:
         image = widget.grab().toImage()
-        if image.width() > args.width:
-            image = image.scaledToWidth(args.width, Qt.TransformationMode.SmoothTransformation)
+        if image.width() > width:
+            image = image.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
         small = image.convertToFormat(
             QImage.Format.Format_Indexed8, Qt.ImageConversionFlag.AvoidDither
         )  # 256 colours: small
@@ -139,7 +156,7 @@ def _take(args: argparse.Namespace, folder: Path) -> int:
         save(window.docks["Z-LUT"], "zlut.png")
         window.docks["Motors"].raise_()
         pump(1)
-        save(window, "window.png")
+        save(window, "window.png", width=min(args.width, 1100))  # the noisy image: keep it small
         window.docks["All beads"].raise_()
         pump(3)
         save(window.docks["All beads"], "all_beads.png")
@@ -151,6 +168,23 @@ def _take(args: argparse.Namespace, folder: Path) -> int:
         save(window.docks["Recording"], "recording.png")
         recording.stop()
         pump(3)
+        window.docks["Profile"].raise_()
+        pump(3, lambda: "Z-LUT plane" in window.profile_plot.title.text())
+        save(window.docks["Profile"], "profile.png")
+        scripts = window.scripts_panel
+        script = folder / "height_steps.py"
+        script.write_text(SCRIPT)
+        window.docks["Scripts"].raise_()
+        scripts.open_script(str(script))
+        scripts.params.item(1, 1).setText("0.5")
+        scripts.run()
+        pump(60, lambda: scripts.output.toPlainText().count("height") >= 3)
+        scripts.pause_button.click()
+        pump(10, lambda: scripts.script.get("state") == "paused")
+        pump(1)
+        save(window.docks["Scripts"], "scripts.png")
+        scripts.abort_button.click()
+        pump(10, lambda: scripts.script.get("state") in ("aborted", "killed"))
     finally:
         window.close()
     return 0

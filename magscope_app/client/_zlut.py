@@ -10,7 +10,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
+
+import numpy as np
 
 from ..control.errors import CommandFailed
 from ._events import Event
@@ -113,8 +116,21 @@ def _line(p: SweepProgress) -> str:
     return f"Z-LUT sweep {p.state}: {p.message or ''}"
 
 
+@dataclass(frozen=True)
+class BeadLUT:
+    """One bead's Z-LUT as the trackers use it: ``profiles[i]`` (n_bins values at the radii
+    ``radii_px``, px) is the radial profile at height ``z_nm[i]`` (nm, ascending); ``default``:
+    the LUT shared by every bead without its own."""
+
+    bead: int
+    z_nm: np.ndarray
+    profiles: np.ndarray
+    radii_px: np.ndarray
+    default: bool = False
+
+
 class ZLUT:
-    """Z-LUTs of the daemon: sweep, status, cancel, show, save, load."""
+    """Z-LUTs of the daemon: sweep, status, cancel, show, get, save, load."""
 
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
@@ -162,6 +178,18 @@ class ZLUT:
     def show(self) -> dict[str, Any]:
         """The quality report of the LUTs in use (``report`` dict and ``text``)."""
         return self._scope.call("zlut_show")
+
+    def get(self, bead: int) -> BeadLUT:
+        """The Z-LUT bead ``bead`` is tracked with (InvalidArgument when it has none): arrays
+        ``z_nm`` (m,), ``profiles`` (m, n_bins), ``radii_px`` (n_bins,)."""
+        d = self._scope.call("zlut_get", bead=int(bead))
+        return BeadLUT(
+            bead=int(d["bead"]),
+            z_nm=np.asarray(d["z_nm"], dtype=np.float64),
+            profiles=np.asarray(d["profiles"], dtype=np.float64).reshape(len(d["z_nm"]), -1),
+            radii_px=np.asarray(d["radii_px"], dtype=np.float64),
+            default=bool(d.get("default")),
+        )
 
     def save(self, path: str) -> dict[str, Any]:
         """Save the LUTs in use to the HDF5 file ``path`` (on the daemon's machine)."""

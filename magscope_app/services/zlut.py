@@ -92,8 +92,8 @@ def _user_path(command: str, path: str) -> Path:
 
 
 class ZLUTService(Service):
-    """Commands ``zlut_sweep``, ``zlut_status``, ``zlut_cancel``, ``zlut_show``, ``zlut_save``,
-    ``zlut_load``; status part ``zlut``."""
+    """Commands ``zlut_sweep``, ``zlut_status``, ``zlut_cancel``, ``zlut_show``, ``zlut_get``,
+    ``zlut_save``, ``zlut_load``; status part ``zlut``."""
 
     name = "zlut"
 
@@ -160,6 +160,13 @@ class ZLUTService(Service):
         table.add("zlut_status", self._cmd_status, help="progress of the Z-LUT sweep")
         table.add("zlut_cancel", self._cmd_cancel, help="cancel the running Z-LUT sweep")
         table.add("zlut_show", self._cmd_show, help="quality report of the Z-LUTs in use")
+        table.add(
+            "zlut_get",
+            self._cmd_get,
+            Param("bead", "int", minimum=0, help="bead id"),
+            help="the Z-LUT a bead is tracked with: z_nm (planes, nm), profiles (planes × bins), "
+            "radii_px (bins, px); default: true when it is the LUT shared by all beads",
+        )
         table.add(
             "zlut_save",
             self._cmd_save,
@@ -238,6 +245,21 @@ class ZLUTService(Service):
         if self._report is None:
             raise CommandError("failed", "no Z-LUT quality report yet (run a sweep or load a file)")
         return {"report": self._report.to_dict(), "text": self._report.format_report()}
+
+    async def _cmd_get(self, bead: int) -> dict[str, Any]:
+        luts = self.tracking.luts
+        lut = luts.get(bead, luts.get(None))
+        if lut is None:
+            have = sorted(b for b in luts if b is not None)
+            raise CommandError("invalid_argument", f"zlut_get: bead {bead} has no Z-LUT "
+                               f"(LUTs for beads {have})")  # fmt: skip
+        return {
+            "bead": bead,
+            "default": bead not in luts,
+            "z_nm": lut.z_nm.tolist(),
+            "profiles": lut.profiles.tolist(),
+            "radii_px": lut.settings.radii_px.tolist(),
+        }
 
     async def _cmd_save(self, path: str) -> dict[str, Any]:
         if not self._luts:

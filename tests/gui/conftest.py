@@ -45,11 +45,13 @@ def sim_daemon(start_daemon, instance_name, small_sim_config):
 
 @pytest.fixture
 def make_window(qtbot, tmp_path):
-    """Factory: ``make_window(instance, own_daemon=None)`` opens the window on a running daemon,
-    waits for its first frame and returns it; closed (with its threads) at the end."""
+    """Factory: ``make_window(instance, own_daemon=None, connect=control.connect)`` opens the
+    window on a running daemon (``connect=magscope_app.connect``: with the typed client, which
+    pushes events), waits for its first frame and returns it; closed (with its threads) at the
+    end."""
     windows: list[MainWindow] = []
 
-    def make(instance: str, own_daemon=None) -> MainWindow:
+    def make(instance: str, own_daemon=None, connect=connect) -> MainWindow:
         bridge = Bridge(connect(instance), connect=lambda: connect(instance))
         events = DaemonEvents(bridge)
         settings = QSettings(str(tmp_path / f"{instance}.ini"), QSettings.Format.IniFormat)

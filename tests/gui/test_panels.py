@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from magscope_app.gui._history import Z_NM
 from PyQt6.QtCore import Qt
 from PyQt6.QtTest import QTest
 
@@ -78,13 +80,40 @@ def test_zlut_sweep_from_the_panel(sim_daemon, make_window, qtbot):
     panel.settle.setValue(0.0)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "sweep of 13 planes" in panel.message.text(), timeout=20_000)
-    seen = []
-    qtbot.waitUntil(lambda: seen.append(panel.progress.format()) or seen[-1] in
-                    ("complete", "failed"), timeout=90_000)  # fmt: skip
+    seen, holds, frozen = [], set(), set()
+    labels = window.status_panel.labels
+
+    def watch() -> bool:
+        holds.add(labels["holds"].text())
+        frozen.add(labels["frozen"].text())
+        seen.append(panel.progress.format())
+        return seen[-1] in ("complete", "failed")
+
+    qtbot.waitUntil(watch, timeout=90_000)
     assert any(text.startswith("plane ") for text in seen)  # the progress bar followed it
+    # the status panel showed the sweep's hold on acquisition and its freeze of the bead ROIs
+    assert any("zlut sweep" in text for text in holds), holds
+    assert any(text.startswith("frozen by zlut sweep") for text in frozen), frozen
+    qtbot.waitUntil(lambda: labels["frozen"].text() == "free", timeout=10_000)
     assert panel.progress.format() == "complete", panel.message.text()
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=20_000)
     assert panel.table.item(0, 0).text() == "0" and panel.table.item(0, 1).text() == "yes"
+    # the LUT of bead 0 as an image: radius across, 13 planes from -600 to 600 nm up
+    view = panel.lut_view
+    qtbot.waitUntil(lambda: view.image.image is not None, timeout=20_000)
+    assert view.bead.currentText() == "0" and "13 planes" in view.info.text()
+    assert view.image.image.shape[1] == 13
+    rect = view.image.mapRectToParent(view.image.boundingRect())
+    assert rect.top() < -600 < 600 < rect.bottom()
+    # the live profile of bead 0 over the LUT plane nearest its z
+    window.docks["Profile"].raise_()
+    window.selection.set([0])
+    profile = window.profile_plot
+    qtbot.waitUntil(lambda: "Z-LUT plane at z =" in profile.title.text(), timeout=20_000)
+    index, z = profile.nearest_plane()
+    live_z = window.feed.history.latest(0)[Z_NM]
+    assert abs(z - live_z) <= 60.0  # the nearest of planes 100 nm apart (z moves a little)
+    assert np.array_equal(profile.lut_curve.getData()[1], view.image.image[:, index])
     panel.path.setText(str(Path(window.settings.fileName()).with_name("luts.h5")))
     qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "saved" in panel.message.text(), timeout=20_000)
