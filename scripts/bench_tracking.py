@@ -3,8 +3,8 @@
 Frames of 100 beads (64 x 64 ROIs, Poisson noise, 1,000 photons/px background) are tracked with
 a 41-plane Z-LUT, by one process and by N spawned processes together (each tracking its own share
 of frames); compile and warm-up time are excluded. Also one process on 128 x 128 ROIs (settings
-scaled to the ROI), and one process with a warm start (``xy0`` = the previous frame's result, as
-the live tracking workers pass it). ``find_beads_ms_1024``: bead
+scaled to the ROI), and one process with a warm start (``xy0`` = the previous frame's result; the
+API offers it, live tracking starts every fit from its own guess). ``find_beads_ms_1024``: bead
 finding (magscope_app.tracking.finding.find_beads) on a simulated 1024 x 1024 frame of 100 beads,
 median of 5 runs (``_best``: fastest; ``find_beads_cpu_ms_1024``: least CPU time of this thread,
 unaffected by other load).
@@ -64,7 +64,7 @@ def _settings(size: int) -> TrackingSettings:
 def _rate(rois, lut, seconds: float, warm: bool = False) -> tuple[int, float, float]:
     """Track frames for about ``seconds``: (ROIs tracked, start, end) on the monotonic clock.
 
-    ``warm``: pass each frame's result as ``xy0`` of the next (live tracking's warm start)."""
+    ``warm``: pass each frame's result as ``xy0`` of the next (a warm start)."""
     result = track_xyz(rois, lut)  # warm-up (numba compile or cache load)
     n = 0
     start = time.monotonic()

@@ -136,7 +136,6 @@ class TrackingJob:
         self.lut_set: ZLUTSet | None = None
         self.cropper = RoiCropper(self.video.height, self.video.width, 64)
         self.roi_version = -1
-        self.last_xy: tuple[int, np.ndarray | None] = (-1, None)  # (ROI version, (n, 2) px)
         self.sweep: _Sweep | None = None
         self.counts = {"stacks": 0, "frames": 0, "rows": 0, "rois": 0}
         self.latency_hist = np.zeros(len(LATENCY_EDGES_S) + 1, dtype=np.int64)
@@ -264,15 +263,12 @@ class TrackingJob:
             return
         rows = np.empty((len(frames) * n, _N_COLUMNS))
         result = None
-        # Warm start from this worker's previous fit of the same ROI set (ROI coordinates): it
-        # saves a fit step per ROI. A start more than guess_tolerance_px from the frame's own
-        # symmetry centre is ignored, so a track cannot stay caught on a ring.
-        xy0 = self.last_xy[1] if self.last_xy[0] == self.roi_version else None
+        # Every fit starts from its frame's own symmetry guess (no warm start from the previous
+        # frame): a bead's track does not depend on which worker took which stack, a track never
+        # stays caught on a ring, and re-tracking a recording reproduces it.
         for k, frame in enumerate(frames):
             crops = self.cropper.crop(frame)
-            result = track_xyz(crops, self.lut_set, bead_ids=ids, settings=self.settings, xy0=xy0)
-            xy0 = np.column_stack([result.x, result.y])
-            xy0[~result.ok] = np.nan  # a failed fit starts again from the first guess
+            result = track_xyz(crops, self.lut_set, bead_ids=ids, settings=self.settings)
             x = result.x + self.cropper.origin_x
             y = result.y + self.cropper.origin_y
             flags = result.flags | self.cropper.edge_flags
@@ -289,7 +285,6 @@ class TrackingJob:
             if self.sweep is not None:
                 valid = (flags & int(TrackFlags.FIT_FAILED | TrackFlags.AT_EDGE)) == 0
                 self.sweep.capture(float(timestamps[k]), ids, result.profiles, valid)
-        self.last_xy = (self.roi_version, xy0)
         self.tracks.write(rows)
         now = time.time()
         self.latency_hist += np.bincount(
