@@ -37,9 +37,9 @@ class WorldParams:
     of diffusion coefficient ``drift_diffusion_nm2_per_s``, plus a focus drift
     ``focus_drift_nm_per_min``: the focal plane creeps down at this rate, so every bead's z seen
     relative to the focus grows by it (added to the z drift; a Z-lock must cancel it).
-    Placement: beads at least ``min_separation_px`` apart in x or in y (so their ROIs do not
-    overlap) and ``edge_margin_px`` from the image edge. The ``default_*`` positions apply to axes
-    no motor has written yet. ``seed`` seeds everything (None = random).
+    Placement: beads at least ``min_separation_px`` apart and ``edge_margin_px`` from the image
+    edge. The ``default_*`` positions apply to axes no motor has written yet. ``seed`` seeds
+    everything (None = random).
     """
 
     n_beads: int = 20
@@ -62,7 +62,7 @@ class WorldParams:
     drift_velocity_nm_per_s: tuple[float, float, float] = (0.2, -0.15, 0.1)
     drift_diffusion_nm2_per_s: float = 0.5
     focus_drift_nm_per_min: float = 0.0
-    min_separation_px: float = 70.0  # a 64-px ROI and a few px of wander
+    min_separation_px: float = 64.0
     edge_margin_px: float = 40.0
     default_magnet_height_mm: float = 10.0
     default_magnet_rotation_turns: float = 0.0
@@ -154,8 +154,7 @@ class World:
         return len(self.is_reference)
 
     def _place(self, n: int, field_nm: tuple[float, float], pixel_nm: float) -> np.ndarray:
-        """Random anchor points (n, 2) in nm with the minimum separation (in x or in y, so that
-        square ROIs of that size around two beads never overlap) and the edge margin."""
+        """Random anchor points (n, 2) in nm with the minimum separation and edge margin."""
         margin = self.params.edge_margin_px * pixel_nm
         lo = np.array([margin, margin])
         hi = np.array([field_nm[0] - pixel_nm - margin, field_nm[1] - pixel_nm - margin])
@@ -165,7 +164,7 @@ class World:
         for _ in range(n):
             for _attempt in range(2000):
                 p = lo + (hi - lo) * self.rng.random(2)
-                if all(np.abs(p - q).max() >= separation for q in points):
+                if all(np.hypot(*(p - q)) >= separation for q in points):
                     break
                 # after many failures accept overlap: the renderer adds overlapping rings
             points.append(p)
