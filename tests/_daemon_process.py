@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from magscope_app.control import DaemonNotRunning, connect
 
@@ -116,3 +123,27 @@ def wait_for(predicate, timeout: float = 120.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+_run_names = itertools.count()
+
+
+def run_instance(label: str) -> str:
+    """An instance name of this test run (``t<pid>x…``, like the ``instance_name`` fixture's),
+    so the suite's leak checks watch its shared memory and semaphores."""
+    return f"t{os.getpid()}x{label}{next(_run_names)}"
+
+
+@contextlib.contextmanager
+def daemon_folders(state: Path) -> Iterator[Path]:
+    """Point the daemons started inside at a new short runtime folder (yielded; Unix socket paths
+    are limited to ~107 bytes) and at ``state``, for daemons a whole test module shares; the
+    runtime folder is removed afterwards."""
+    runtime = Path(tempfile.mkdtemp(prefix="msa-rt-", dir="/tmp"))
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("MAGSCOPE_APP_RUNTIME_DIR", str(runtime))
+            env.setenv("MAGSCOPE_APP_STATE_DIR", str(state))
+            yield runtime
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -9,17 +9,15 @@ starts every fit from the first guess.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _daemon_process import DaemonProcess, wait_for
+from _daemon_process import DaemonProcess, daemon_folders, run_instance, wait_for
 from magscope_app.hardware.config import create_device
 from magscope_app.hardware.simulated.optics import expected_roi
 
@@ -84,12 +82,9 @@ def recorded(tmp_path_factory):
     lut_file = save_luts(
         root / "lut.h5", dict.fromkeys(range(len(anchors)), lut), roi_size=64, pixel_size_nm=100.0
     )
-    runtime = Path(tempfile.mkdtemp(prefix="msa-rt-", dir="/tmp"))
-    instance = f"t{os.getpid()}retrack"
+    instance = run_instance("retrack")
     paths = {}
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MAGSCOPE_APP_RUNTIME_DIR", str(runtime))
-        env.setenv("MAGSCOPE_APP_STATE_DIR", str(root / "state"))
+    with daemon_folders(root / "state"):
         daemon = DaemonProcess(instance, root, "--config", str(config))
         try:
             daemon.wait_ready()
@@ -105,7 +100,6 @@ def recorded(tmp_path_factory):
                     paths[name] = root / f"{name}.h5"
         finally:
             daemon.stop()
-            shutil.rmtree(runtime, ignore_errors=True)
     assert not [p for p in Path("/dev/shm").iterdir() if instance in p.name]
     return {**paths, "lut": lut_file}
 

@@ -7,15 +7,11 @@ every simulated bead's anchor.
 
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _daemon_process import DaemonProcess, wait_for
+from _daemon_process import DaemonProcess, daemon_folders, run_instance, wait_for
 from magscope_app.hardware.config import create_device
 
 import magscope_app
@@ -50,7 +46,6 @@ client_queue_events = 256
 client_stuck_s = 2
 """
 
-_counter = itertools.count()
 QUEUE_EVENTS = 256
 STUCK_S = 2
 
@@ -58,18 +53,14 @@ STUCK_S = 2
 @pytest.fixture(scope="module")
 def client_env(tmp_path_factory):
     """Runtime and state folders for the module's daemon (and daemons started by connect)."""
-    runtime = Path(tempfile.mkdtemp(prefix="msa-rt-", dir="/tmp"))
     state = tmp_path_factory.mktemp("state")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MAGSCOPE_APP_RUNTIME_DIR", str(runtime))
-        mp.setenv("MAGSCOPE_APP_STATE_DIR", str(state))
+    with daemon_folders(state) as runtime:
         yield {"runtime": runtime, "state": state, "tmp": tmp_path_factory.mktemp("client")}
-    shutil.rmtree(runtime, ignore_errors=True)
 
 
 def unique_instance() -> str:
     """An instance name the suite's shared-memory leak check recognises as this run's."""
-    return f"t{os.getpid()}xclient{next(_counter)}"
+    return run_instance("client")
 
 
 def write_config(folder: Path) -> Path:

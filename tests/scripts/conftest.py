@@ -8,15 +8,11 @@ written to the test's ``tmp_path``.
 
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
-import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
-from _daemon_process import DaemonProcess, wait_for
+from _daemon_process import DaemonProcess, daemon_folders, run_instance, wait_for
 
 import magscope_app
 
@@ -52,26 +48,20 @@ video_stacks = 32
 images_per_stack = 2
 """
 
-_counter = itertools.count()
-
 
 @pytest.fixture(scope="module")
 def scripts_env(tmp_path_factory):
     """Runtime and state folders for the module's daemon."""
-    runtime = Path(tempfile.mkdtemp(prefix="msa-rt-", dir="/tmp"))
     state = tmp_path_factory.mktemp("state")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MAGSCOPE_APP_RUNTIME_DIR", str(runtime))
-        mp.setenv("MAGSCOPE_APP_STATE_DIR", str(state))
+    with daemon_folders(state) as runtime:
         yield {"runtime": runtime, "state": state, "tmp": tmp_path_factory.mktemp("scripts")}
-    shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def sim(scripts_env):
     """A running daemon: ``{"instance", "daemon", "config"}`` (instance names are this test
     run's, so the suite's shared-memory leak check watches them)."""
-    instance = f"t{os.getpid()}xscripts{next(_counter)}"
+    instance = run_instance("scripts")
     config = scripts_env["tmp"] / "scripts.toml"
     config.write_text(CONFIG)
     daemon = DaemonProcess(instance, scripts_env["tmp"], "--config", str(config))
