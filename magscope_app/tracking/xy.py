@@ -39,14 +39,16 @@ def symmetry_centres(rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     stack = _as_stack(rois)
     n, h, w = stack.shape
     # pairs of rows (columns) summed: half the FFTs; rings of 3.5 px period stay resolved
-    row_pairs = stack[:, 0 : h - 1 : 2] + stack[:, 1::2]
-    col_pairs = (stack[:, :, 0 : w - 1 : 2] + stack[:, :, 1::2]).transpose(0, 2, 1).copy()
+    row_pairs = np.empty((n, h // 2, w))
+    col_pairs = np.empty((n, w // 2, h))
+    _kernels.line_pairs(stack, row_pairs, col_pairs)
     x = np.empty(n)
     y = np.empty(n)
     for lines, out in ((row_pairs, x), (col_pairs, y)):
         spectra = np.fft.rfft(lines, axis=2)
-        spectra[..., 0] = 0.0  # each line's mean
-        corr = np.fft.irfft(np.sum(spectra * spectra, axis=1), n=lines.shape[2], axis=-1)
+        power = np.empty((n, spectra.shape[2]), dtype=spectra.dtype)
+        _kernels.spectrum_power(spectra, power)
+        corr = np.fft.irfft(power, n=lines.shape[2], axis=-1)
         _kernels.symmetry_centres(lines, corr, out)
     return x, y
 
