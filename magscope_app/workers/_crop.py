@@ -47,7 +47,7 @@ class RoiCropper:
         """ROIs ``(n, size, size)`` of ``frame``: the frame's dtype, float32 if any is padded."""
         shape = (len(self._copies), self.size, self.size)
         if self._padded:
-            crops = np.full(shape, np.median(frame[::4, ::4]), dtype=np.float32)
+            crops = np.full(shape, np.median(frame[::8, ::8]), dtype=np.float32)
         else:
             crops = np.empty(shape, dtype=frame.dtype)
         for crop, (roi_rows, roi_cols, frame_rows, frame_cols) in zip(
