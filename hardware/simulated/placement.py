@@ -93,7 +93,8 @@ def plan(
     """The layout of ``n`` beads on a ``width`` × ``height`` px frame (see the module docstring).
 
     ``spacing_px``: the distance (in x or in y) asked between beads (ROI side plus a gap);
-    ``floor_px``: the least distance accepted; ``margin_px``: from bead centres to the frame edge
+    ``floor_px``: the least distance accepted (a ``spacing_px`` below it is honoured: the caller
+    asked for touching beads); ``margin_px``: from bead centres to the frame edge
     (at most half the frame). Raises :class:`PlacementError` if even ``floor_px`` apart and no
     margin the beads do not fit.
     """
