@@ -15,7 +15,7 @@ plus the core's own ``[daemon]`` section.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from os import PathLike
 from typing import Any
 
@@ -116,6 +116,11 @@ def load_daemon_config(
     tracking = TrackingConfig.from_table(
         hardware.other.get("tracking", {}), hardware.source, hardware.simulation
     )
+    camera = hardware.camera
+    if camera.simulation is not None and "roi_size_px" not in camera.simulation:
+        # the simulator spaces its beads so that ROIs of the tracking size do not overlap
+        simulation = {**camera.simulation, "roi_size_px": tracking.roi_size}
+        hardware = replace(hardware, camera=replace(camera, simulation=simulation))
     return DaemonConfig(
         hardware=hardware, daemon=daemon, start_paused=start_paused, tracking=tracking
     )

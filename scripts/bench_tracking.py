@@ -7,7 +7,8 @@ scaled to the ROI), and one process with a warm start (``xy0`` = the previous fr
 API offers it, live tracking starts every fit from its own guess). ``find_beads_ms_1024``: bead
 finding (magscope_app.tracking.finding.find_beads) on a simulated 1024 x 1024 frame of 100 beads,
 median of 5 runs (``_best``: fastest; ``find_beads_cpu_ms_1024``: least CPU time of this thread,
-unaffected by other load).
+unaffected by other load); ``find_beads_accepted_of_100``: the beads it accepts (≥ 98 expected:
+the simulator places their ROIs apart).
 
 The machine is shared, so each rate is measured in ``--rounds`` rounds of ``--seconds / rounds``:
 ``*_best`` is the best round (least disturbed by other load), the plain key the median round;

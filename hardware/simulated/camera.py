@@ -30,6 +30,7 @@ from ..errors import HardwareError, SettingError
 from ..settings import Setting
 from ._render import Renderer, warm_up
 from .optics import OpticsParams
+from .placement import PlacementError
 from .world import World, WorldParams, simulation_params
 from .world_control import LocalWorldControl, WorldControl, WorldControlLike
 
@@ -146,6 +147,7 @@ class SimulatedCamera(Camera):
             ("exposure", exposure),
         ):
             self._values[key] = self._setting(key).validate(value, device=name)
+        world.layout(self._values["width"], self._values["height"], optics)  # fit, or raise now
         self._render_options = {
             "render_radius": int(render_radius),
             "taper": int(taper),
@@ -205,6 +207,12 @@ class SimulatedCamera(Camera):
         with self._lock:
             if name in ("width", "height", "bits") and self._running:
                 raise SettingError(f"{self.name}: stop the camera before changing {name!r}")
+            if name in ("width", "height"):
+                size = {"width": self._values["width"], "height": self._values["height"]}
+                try:
+                    self.world_params.layout(**{**size, name: value}, optics=self.optics)
+                except PlacementError as exc:
+                    raise SettingError(f"{self.name}: {name} {value}: {exc}") from None
             self._values[name] = value
             if name in ("width", "height", "bits"):
                 self._world = None  # re-placed (same seed) for the new field
@@ -305,6 +313,7 @@ class SimulatedCamera(Camera):
                 (v["width"] * px, v["height"] * px),
                 px,
                 np.random.default_rng(world_seed),
+                self.optics,
             )
             warm_up(v["bits"], **self._render_options)
             self._renderer = Renderer(

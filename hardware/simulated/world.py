@@ -11,14 +11,17 @@ caller (the camera reads them from the world control block).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
-from . import physics
+from . import physics, placement
 from .optics import OpticsParams
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,13 @@ class WorldParams:
     of diffusion coefficient ``drift_diffusion_nm2_per_s``, plus a focus drift
     ``focus_drift_nm_per_min``: the focal plane creeps down at this rate, so every bead's z seen
     relative to the focus grows by it (added to the z drift; a Z-lock must cancel it).
-    Placement: beads at least ``min_separation_px`` apart and ``edge_margin_px`` from the image
-    edge. The ``default_*`` positions apply to axes no motor has written yet. ``seed`` seeds
-    everything (None = random).
+    Placement (:mod:`.placement`): every bead, tethered or stuck, at least ``min_separation_px``
+    from every other in x or in y (default: ``roi_size_px`` + 6, so the square tracking ROIs of
+    that side never share a pixel; the daemon sets ``roi_size_px`` from ``[tracking] roi_size``)
+    and ``edge_margin_px`` from the image edge (default: half a ROI + 8 px). A frame too small
+    for that gets tighter beads (never closer than a bead's ring radius; a warning is logged) or
+    a :class:`~.placement.PlacementError`. The ``default_*`` positions apply to axes no motor has
+    written yet. ``seed`` seeds everything (None = random).
     """
 
     n_beads: int = 20
@@ -62,8 +69,9 @@ class WorldParams:
     drift_velocity_nm_per_s: tuple[float, float, float] = (0.2, -0.15, 0.1)
     drift_diffusion_nm2_per_s: float = 0.5
     focus_drift_nm_per_min: float = 0.0
-    min_separation_px: float = 64.0
-    edge_margin_px: float = 40.0
+    roi_size_px: int = 64
+    min_separation_px: float | None = None
+    edge_margin_px: float | None = None
     default_magnet_height_mm: float = 10.0
     default_magnet_rotation_turns: float = 0.0
     default_focus_nm: float = 0.0
@@ -92,6 +100,37 @@ class WorldParams:
             raise ValueError("drift_velocity_nm_per_s must have three values (x, y, z)")
         if not 0.0 <= self.nicked_fraction <= 1.0:
             raise ValueError("nicked_fraction must lie in [0, 1]")
+        if self.roi_size_px < 1:
+            raise ValueError(f"roi_size_px must be ≥ 1, got {self.roi_size_px!r}")
+        for name in ("min_separation_px", "edge_margin_px"):
+            if getattr(self, name) is not None and not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)!r}")
+
+    @property
+    def separation_px(self) -> float:
+        """Distance (px, in x or in y) asked between any two beads."""
+        if self.min_separation_px is not None:
+            return float(self.min_separation_px)
+        return self.roi_size_px + placement.ROI_GAP_PX
+
+    @property
+    def margin_px(self) -> float:
+        """Distance (px) asked from a bead's centre to the frame edge."""
+        if self.edge_margin_px is not None:
+            return float(self.edge_margin_px)
+        return self.roi_size_px / 2 + placement.EDGE_GAP_PX
+
+    def layout(self, width: int, height: int, optics: OpticsParams) -> placement.Plan:
+        """The bead layout on a ``width`` × ``height`` px frame; :class:`PlacementError` if
+        the beads do not fit (see :func:`.placement.plan`)."""
+        return placement.plan(
+            self.n_beads + self.n_reference_beads,
+            width,
+            height,
+            spacing_px=self.separation_px,
+            floor_px=placement.ring_radius_px(optics),
+            margin_px=self.margin_px,
+        )
 
 
 @dataclass(frozen=True)
@@ -116,7 +155,9 @@ class World:
     """The beads of one sample and their state; deterministic for a given seeded ``rng``.
 
     ``field_nm`` = (width, height) of the camera field in nm; ``pixel_size_nm`` converts the
-    placement parameters. Tethered beads are indices ``0 … n_beads−1``, reference beads follow.
+    placement parameters; ``optics`` (default: the default optics at this pixel size) gives the
+    ring radius, the closest two beads may be. Tethered beads are indices ``0 … n_beads−1``,
+    reference beads follow. Raises :class:`~.placement.PlacementError` if the beads do not fit.
     """
 
     def __init__(
@@ -125,6 +166,7 @@ class World:
         field_nm: tuple[float, float],
         pixel_size_nm: float,
         rng: np.random.Generator,
+        optics: OpticsParams | None = None,
     ) -> None:
         self.params = params
         self.rng = rng
@@ -133,7 +175,8 @@ class World:
         n = n_t + n_r
         self.is_reference = np.zeros(n, dtype=bool)
         self.is_reference[n_t:] = True
-        self.anchors_nm = self._place(n, field_nm, pixel_size_nm)
+        optics = OpticsParams(pixel_size_nm=pixel_size_nm) if optics is None else optics
+        self.anchors_nm = self._place(field_nm, pixel_size_nm, optics)
         self.contour_nm = params.contour_length_nm * np.clip(
             1.0 + params.contour_length_spread * rng.standard_normal(n_t), 0.5, 1.5
         )
@@ -153,22 +196,15 @@ class World:
     def n_total(self) -> int:
         return len(self.is_reference)
 
-    def _place(self, n: int, field_nm: tuple[float, float], pixel_nm: float) -> np.ndarray:
-        """Random anchor points (n, 2) in nm with the minimum separation and edge margin."""
-        margin = self.params.edge_margin_px * pixel_nm
-        lo = np.array([margin, margin])
-        hi = np.array([field_nm[0] - pixel_nm - margin, field_nm[1] - pixel_nm - margin])
-        hi = np.maximum(hi, lo)
-        separation = self.params.min_separation_px * pixel_nm
-        points: list[np.ndarray] = []
-        for _ in range(n):
-            for _attempt in range(2000):
-                p = lo + (hi - lo) * self.rng.random(2)
-                if all(np.hypot(*(p - q)) >= separation for q in points):
-                    break
-                # after many failures accept overlap: the renderer adds overlapping rings
-            points.append(p)
-        return np.array(points, dtype=np.float64).reshape(n, 2)
+    def _place(
+        self, field_nm: tuple[float, float], pixel_nm: float, optics: OpticsParams
+    ) -> np.ndarray:
+        """Anchor points (n, 2) in nm: the layout of :meth:`WorldParams.layout`."""
+        width, height = (round(f / pixel_nm) for f in field_nm)
+        layout = self.params.layout(width, height, optics)
+        if layout.degraded:
+            log.warning("simulated beads: %s", layout.degraded)
+        return placement.place(layout, self.rng) * pixel_nm
 
     def tether_state(
         self, magnet_height_mm: float, rotation_turns: float

@@ -129,19 +129,23 @@ def test_unchanged_settings_reproduce_the_live_tracks(recorded, name, tmp_path):
     i_live = [_by_frame_and_bead(live)[k] for k in common]
     assert np.array_equal(new["time"][i_new], live["time"][i_live])
     flags_new, flags_live = new["flags"][i_new], live["flags"][i_live]
-    assert np.array_equal(flags_new, flags_live)
     clean = flags_live == 0
     edge = (flags_live.astype(int) & TrackFlags.AT_EDGE) > 0
     assert clean.sum() >= 0.6 * len(common) and edge.any()  # z from the LUT; the edge ROI
+    # The edge ROI holds no bead but a neighbour's outer rings. A ROI video holds no full frame,
+    # so re-tracking fills its pixels outside the frame with the crops' median, not the frame's:
+    # its fit may end otherwise there. Every other row matches exactly.
+    exact = ~edge if name == "roi" else np.ones(len(common), dtype=bool)
+    assert np.array_equal(flags_new[exact], flags_live[exact])
+    assert np.all((flags_new[edge].astype(int) & TrackFlags.AT_EDGE) > 0)
     # Positions equal within floating-point noise: live tracking and re-tracking both start every
     # fit from the frame's own symmetry guess, with the same code and settings. Compared per bead
-    # with its frame-to-frame scatter (photon noise and Brownian motion). The edge ROI holds no
-    # bead.
+    # with its frame-to-frame scatter (photon noise and Brownian motion).
     compare = ~edge & ((flags_live.astype(int) & TrackFlags.FIT_FAILED) == 0)
     bead_of = new["bead"][i_new]
     for column in ("x_px", "y_px", "z_nm"):
         a, b = new[column][i_new], live[column][i_live]
-        assert np.array_equal(np.isnan(a), np.isnan(b)), column
+        assert np.array_equal(np.isnan(a[exact]), np.isnan(b[exact])), column
         for bead in np.unique(bead_of[compare]):
             rows = compare & (bead_of == bead) & ~np.isnan(b)
             if rows.sum() < 10:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _bead_images import FAMILIES, frame, place
-from magscope_app.hardware.simulated import SimulatedCamera
+from magscope_app.hardware.simulated import LocalWorldControl, SimulatedCamera
 
 from magscope_app.tracking.finding import OUTSIDE, find_beads, roi_leaves_frame, rois_overlap
 
@@ -73,6 +73,26 @@ def test_simulated_beads_found_in_and_out_of_focus(n_beads, size, focus_nm):
     assert np.sqrt(np.mean(errors**2)) < 0.3
     check_overlaps(result)
     assert len(result.accepted) >= n_beads / 2
+
+
+def test_default_simulated_microscope_gives_all_its_beads():
+    """The default simulated camera (1024² px) with 100 beads, 3 of them stuck: "Find beads"
+    accepts at least 98, each on a true bead (their 64-px ROIs are placed apart)."""
+    camera = SimulatedCamera(n_beads=97, n_reference_beads=3, control=LocalWorldControl())
+    try:
+        f = camera.render_next()
+        truth = camera.truth_for(f.number)
+    finally:
+        camera.close()
+    assert f.image.shape == (1024, 1024)
+    result = find_beads(f.image, ROI)
+    assert len(result.accepted) >= 98, [c.reason for c in result.rejected]
+    fx = np.array([c.x for c in result.accepted])
+    fy = np.array([c.y for c in result.accepted])
+    d = np.hypot(fx[:, None] - truth.x_px[None, :], fy[:, None] - truth.y_px[None, :])
+    assert d.min(axis=1).max() < 1.0
+    assert len(set(d.argmin(axis=1))) == len(result.accepted)
+    assert np.all(d.min(axis=0)[truth.is_reference] < 1.0)  # the stuck ones too
 
 
 @pytest.mark.parametrize("seed", [0, 1])
