@@ -243,7 +243,6 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
         before = client.call("status")
     view = window.live_view
     probe = _StallProbe(HEARTBEAT_MS)
-    pump(0.1)
     updates0, view.max_gap_ms, view.max_busy_ms = view.display_updates, 0.0, 0.0
     probe.reset()
     rows0 = window.feed.shared.tracks.total_rows_written
