@@ -225,12 +225,8 @@ class LiveView(QWidget):
         self._heartbeat = QTimer(self)  # a heartbeat: how long the GUI thread was busy
         self._heartbeat.timeout.connect(self._tick)
         self._heartbeat.start(HEARTBEAT_MS)
-        self._hist_timer = QTimer(self)
-        self._hist_timer.timeout.connect(self._update_histogram)
-        self._hist_timer.start(HISTOGRAM_MS)
-        self._state_timer = QTimer(self)
-        self._state_timer.timeout.connect(self._refresh_states)
-        self._state_timer.start(STATE_MS)
+        feed.every(HISTOGRAM_MS, self._update_histogram)
+        feed.every(STATE_MS, self._refresh_states)
         self.set_colormap("grey")
 
     # -- frames ------------------------------------------------------------------------------------
@@ -402,8 +398,7 @@ class LiveView(QWidget):
         self._candidates.clear()
 
     def closeEvent(self, event: Any) -> None:
-        for timer in (self._heartbeat, self._hist_timer, self._state_timer):
-            timer.stop()
+        self._heartbeat.stop()
         super().closeEvent(event)
 
 
