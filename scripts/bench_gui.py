@@ -16,8 +16,8 @@ loop for ``--duration`` seconds. Prints ONE JSON line:
 * ``gui_stall_core_wait_ms``: of the longest stall, the time the GUI thread was ready to run but
   waiting for a core (the kernel's run-queue wait, ``/proc/thread-self/schedstat``; null where
   unavailable): the machine's share, not the window's; ``gui_stall_max_own_ms``: the longest
-  stall without that wait (what the window itself causes: its own work and the GIL held by its
-  other threads);
+  gap between two ticks without that wait (the 33 ms period included; the rest is the window's
+  own work and the GIL held by its other threads);
 * ``gui_cpu_percent``: CPU use of the window's process (100 = one core), and
   ``gui_cpu_ms_per_update``: that CPU time per display update (frame, ROIs, plots and panels
   together; 1000 / it is the update rate one free core would sustain);
