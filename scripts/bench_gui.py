@@ -189,9 +189,6 @@ class _StallProbe:
         self._timer.timeout.connect(self._tick)
         self._timer.start(period_ms)
 
-    def reset(self) -> None:
-        self.worst, self.max_own_ms, self._last = (0.0, None), 0.0, None
-
     def _tick(self) -> None:
         now, wait = time.perf_counter(), _core_wait_ms()
         if self._last is not None:
@@ -244,7 +241,6 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
     view = window.live_view
     probe = _StallProbe(HEARTBEAT_MS)
     updates0, view.max_gap_ms, view.max_busy_ms = view.display_updates, 0.0, 0.0
-    probe.reset()
     rows0 = window.feed.shared.tracks.total_rows_written
     cpu0, t0 = time.process_time(), time.monotonic()
     loop = QEventLoop()  # (QApplication.quit would close the window first)
