@@ -1,8 +1,12 @@
-"""Cheap live plots: repainting a pyqtgraph axis costs milliseconds, so a live plot changes its
-range only when the data leave it or fill much less of it (hysteresis), not on every update,
-and its axes are drawn from a cached pixmap while their range is unchanged."""
+"""Cheap live plots: repainting a pyqtgraph axis costs milliseconds (and a plot whose axis changes
+width re-lays out, so every axis of its window is drawn again), so a live plot changes its range
+only when the data leave it or fill much less of it (hysteresis), to round numbers (a range that
+grew a little still holds the next few extremes), its axes never shrink to fit shorter labels,
+and they are drawn from a cached pixmap while their range is unchanged."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -11,6 +15,15 @@ from PyQt6.QtWidgets import QGraphicsItem
 #: The range shrinks when the data span less than 1/SHRINK of it.
 SHRINK = 4.0
 MARGIN = 0.1
+#: A new range is rounded outwards to a multiple of a 1-2-5 step of about span / STEPS.
+STEPS = 8
+
+
+def _round_step(span: float) -> float:
+    """The 1, 2 or 5 × 10^k step nearest above ``span / STEPS``."""
+    raw = span / STEPS
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next((m * power for m in (1.0, 2.0, 5.0) if m * power >= raw), 10.0 * power)
 
 
 def steady_y_range(plot: pg.PlotItem, *arrays: np.ndarray) -> None:
@@ -29,7 +42,10 @@ def steady_y_range(plot: pg.PlotItem, *arrays: np.ndarray) -> None:
         or high > shown_high
         or shown_high - shown_low > SHRINK * span * (1 + MARGIN)
     ):
-        view.setYRange(low - MARGIN * span, high + MARGIN * span, padding=0)
+        step = _round_step(span * (1 + 2 * MARGIN))
+        new_low = step * math.floor((low - MARGIN * span) / step)
+        new_high = step * math.ceil((high + MARGIN * span) / step)
+        view.setYRange(new_low, new_high, padding=0)
 
 
 def fixed_x_range(plot: pg.PlotItem, low: float, high: float) -> None:
@@ -41,6 +57,10 @@ def fixed_x_range(plot: pg.PlotItem, low: float, high: float) -> None:
 
 def cache_axes(plot: pg.PlotItem) -> None:
     """Draw the plot's axes from a cached pixmap while their range is unchanged (replaying an
-    axis' tick labels costs ~5 ms per repaint, and a plot repaints on every data update)."""
+    axis' tick labels costs ~5 ms per repaint, and a plot repaints on every data update); an
+    axis grows for longer tick labels but does not shrink back (no re-layout at every range
+    change)."""
     for name in ("left", "bottom", "right", "top"):
-        plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        axis = plot.getAxis(name)
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        axis.setStyle(autoReduceTextSpace=False)

@@ -31,6 +31,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -51,6 +52,8 @@ HISTOGRAM_MS = 500
 STATE_MS = 500
 #: A bead with no track row for this long (s) while others have rows is shown as lost.
 LOST_AFTER_S = 2.0
+#: The longest rates readout expected (sets its fixed width).
+RATES_TEMPLATE = "frame 000000000  ·  camera 000.0 fps  ·  display 00/s  ·  frames lost 00000000"
 COLORMAPS = ("grey", "viridis", "inferno", "magma", "cividis")
 #: Pen colours of the bead states.
 STATE_COLOURS = {
@@ -186,6 +189,10 @@ class LiveView(QWidget):
         auto = QPushButton("Auto levels")
         auto.clicked.connect(self.auto_levels)
         self.rates = QLabel("no frames yet")
+        # fixed width: a label that grew with its numbers would re-lay out (and widen) the whole
+        # window several times a second, and every plot would redraw its axes
+        self.rates.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.rates.setFixedWidth(self.rates.fontMetrics().horizontalAdvance(RATES_TEMPLATE))
         self.readout = QLabel("")
         self.readout.setMinimumWidth(220)
         bar = QHBoxLayout()
@@ -218,12 +225,8 @@ class LiveView(QWidget):
         self._heartbeat = QTimer(self)  # a heartbeat: how long the GUI thread was busy
         self._heartbeat.timeout.connect(self._tick)
         self._heartbeat.start(HEARTBEAT_MS)
-        self._hist_timer = QTimer(self)
-        self._hist_timer.timeout.connect(self._update_histogram)
-        self._hist_timer.start(HISTOGRAM_MS)
-        self._state_timer = QTimer(self)
-        self._state_timer.timeout.connect(self._refresh_states)
-        self._state_timer.start(STATE_MS)
+        feed.every(HISTOGRAM_MS, self._update_histogram)
+        feed.every(STATE_MS, self._refresh_states)
         self.set_colormap("grey")
 
     # -- frames ------------------------------------------------------------------------------------
@@ -395,8 +398,7 @@ class LiveView(QWidget):
         self._candidates.clear()
 
     def closeEvent(self, event: Any) -> None:
-        for timer in (self._heartbeat, self._hist_timer, self._state_timer):
-            timer.stop()
+        self._heartbeat.stop()
         super().closeEvent(event)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QVBoxLayout, QWidget
 
 from ._axes import cache_axes, fixed_x_range, steady_y_range
@@ -28,9 +27,7 @@ class MotorPlots(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.graphics)
         feed.attached.connect(self._build)
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self.redraw)
-        self._timer.start(REDRAW_MS)
+        feed.every(REDRAW_MS, self.redraw)
 
     def _build(self) -> None:
         self.graphics.clear()

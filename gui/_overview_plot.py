@@ -4,8 +4,6 @@ others (stuck, jumping, drifting) stands out among 100."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
@@ -25,7 +23,7 @@ class OverviewPlot(QWidget):
     def __init__(self, feed: DataFeed, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._feed = feed
-        self._last = 0.0
+        self._drawn: tuple | None = None  # (newest row time, window, span) drawn
         self.window_s = QDoubleSpinBox()
         self.window_s.setRange(1.0, 300.0)
         self.window_s.setValue(30.0)
@@ -57,7 +55,7 @@ class OverviewPlot(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         layout.addWidget(self.graphics, 1)
-        feed.tracks_updated.connect(self.redraw)
+        feed.every(REDRAW_MS, self.redraw)
 
     @staticmethod
     def _auto_span(image: np.ndarray) -> float:
@@ -67,16 +65,14 @@ class OverviewPlot(QWidget):
         return max(5.0 * float(np.median(deviation)) if deviation.size else 1.0, 1.0)
 
     def redraw(self) -> None:
-        now = time.monotonic()
-        if not self.isVisible() or now - self._last < REDRAW_MS / 1e3:
-            return
-        self._last = now
         history = self._feed.history
+        t1, window = history.latest_time, self.window_s.value()
+        if not self.isVisible() or (t1, window, self.span.value()) == self._drawn:
+            return
+        self._drawn = (t1, window, self.span.value())
         beads = history.beads()
-        t1 = history.latest_time
         if not beads or not np.isfinite(t1):
             return
-        window = self.window_s.value()
         image = history.z_image(beads, t1 - window, t1, BINS)
         valid = np.isfinite(image)
         if not valid.any():

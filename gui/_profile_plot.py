@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ._axes import cache_axes, fixed_x_range, steady_y_range
@@ -53,9 +52,7 @@ class ProfilePlot(QWidget):
         selection.changed.connect(self._selection_changed)
         feed.attached.connect(self._selection_changed)
         events.status.connect(self._on_status)
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self.redraw)
-        self._timer.start(REDRAW_MS)
+        feed.every(REDRAW_MS, self.redraw)
 
     def _selection_changed(self) -> None:
         ids = self._selection.ids

@@ -3,13 +3,12 @@
 x and y are shown relative to their mean over the window (the bead's motion; its place is in
 the live view); z is absolute (nm, from the Z-LUT).
 
-Redrawn from the shared :class:`~._history.TrackHistory` when new rows arrive, at most every
-:data:`REDRAW_MS` and only while visible; "Pause" freezes the window so it can be scrolled back.
+Redrawn from the shared :class:`~._history.TrackHistory` every :data:`REDRAW_MS` (in turn with the
+window's other refreshes), only while visible and when there is something new to show; "Pause"
+freezes the window so it can be scrolled back.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -43,7 +42,7 @@ class TracePlots(QWidget):
     ) -> None:
         super().__init__(parent)
         self._feed, self._selection = feed, selection
-        self._last = 0.0
+        self._drawn: tuple | None = None  # what the curves show (newest row, beads, settings)
         self.window_s = QDoubleSpinBox()
         self.window_s.setRange(1.0, 300.0)
         self.window_s.setValue(20.0)
@@ -81,8 +80,9 @@ class TracePlots(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.graphics, 1)
         self._curves: dict[tuple[str, int], pg.PlotDataItem] = {}
-        feed.tracks_updated.connect(self.redraw)
-        selection.changed.connect(self._selection_changed)
+        feed.every(REDRAW_MS, self.redraw)
+        selection.changed.connect(self._redraw_now)
+        self.pause.toggled.connect(self._redraw_now)
 
     def set_beads(self, ids: list[int]) -> None:
         """Offer ``ids`` as reference beads."""
@@ -99,17 +99,20 @@ class TracePlots(QWidget):
     def _reference_chosen(self) -> None:
         self._selection.set_reference(self.reference.currentData())
 
-    def _selection_changed(self) -> None:
-        self._last = 0.0
+    def _redraw_now(self) -> None:
+        self._drawn = None
         self.redraw()
 
     def redraw(self) -> None:
-        now = time.monotonic()
-        if self.pause.isChecked() or not self.isVisible() or now - self._last < REDRAW_MS / 1e3:
+        if self.pause.isChecked() or not self.isVisible():
             return
-        self._last = now
         history = self._feed.history
         ids = self._selection.ids
+        shown = (history.latest_time, tuple(ids), self._selection.reference,
+                 self.window_s.value())  # fmt: skip
+        if shown == self._drawn:
+            return  # nothing new
+        self._drawn = shown
         self.hint.setText("" if ids else "select beads in the live view")
         t_end = history.latest_time
         if not np.isfinite(t_end):

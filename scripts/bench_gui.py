@@ -13,22 +13,34 @@ loop for ``--duration`` seconds. Prints ONE JSON line:
   own share of a stall; the rest is the machine's load: waiting for a core);
 * ``frames_lost``: frames the camera could not store plus frames not tracked, during the run
   (target 0);
+* ``gui_stall_core_wait_ms``: of the longest stall, the time the GUI thread was ready to run but
+  waiting for a core (the kernel's run-queue wait, ``/proc/thread-self/schedstat``; null where
+  unavailable): the machine's share, not the window's; ``gui_stall_max_own_ms``: the longest
+  gap between two ticks without that wait (the 33 ms period included; the rest is the window's
+  own work and the GIL held by its other threads);
 * ``gui_cpu_percent``: CPU use of the window's process (100 = one core), and
   ``gui_cpu_ms_per_update``: that CPU time per display update (frame, ROIs, plots and panels
   together; 1000 / it is the update rate one free core would sustain);
 * ``camera_fps`` and ``track_rows`` written meanwhile, and whether each target was met.
 
+The daemon is started in its own session, as the window starts its own daemon
+(:class:`magscope_app.gui._daemon.OwnDaemon`), so the kernel's per-session scheduling groups
+(autogroup) share the CPU between the window and the daemon as they do in use;
+``--shared-session`` keeps the daemon in the benchmark's session (its tracking workers then
+compete with the GUI thread inside one group).
+
 ``--profile N`` also profiles the GUI thread (cProfile, its CPU time) during the run and prints
 its N most expensive functions (by own time and by cumulative time) to stderr.
 
 Usage: python scripts/bench_gui.py [--duration 20] [--beads 100] [--fps 100] [--size 1024]
-       [--profile 25]
+       [--workers 2] [--shared-session] [--profile 25]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -99,6 +111,11 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--shared-session",
+        action="store_true",
+        help="start the daemon in this session (by default in its own, as the window does)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -118,6 +135,7 @@ def main() -> int:
         [sys.executable, "-m", "magscope_app", "daemon", "--instance", instance,
          "--config", str(config), "--paused"],
         stdout=subprocess.DEVNULL, stderr=open(folder / "daemon.log", "wb"),  # noqa: SIM115
+        start_new_session=not args.shared_session,
     )  # fmt: skip
     try:
         return _run(args, instance, _bead_centres(config))
@@ -148,8 +166,46 @@ def _bead_centres(config: Path) -> list[list[float]]:
     return [list(p) for p in zip(layout["anchor_x_px"], layout["anchor_y_px"], strict=True)]
 
 
+def _core_wait_ms() -> float | None:
+    """How long (ms) the calling thread has waited for a core since it started (Linux)."""
+    try:
+        with open("/proc/thread-self/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class _StallProbe:
+    """A heartbeat beside the live view's (same period): splits each gap between two ticks
+    into the wait for a core and the rest, and keeps the longest stall's split."""
+
+    def __init__(self, period_ms: int) -> None:
+        from PyQt6.QtCore import QTimer
+
+        self.worst = (0.0, None)  # (gap ms, core wait ms during it)
+        self.max_own_ms = 0.0
+        self._last: tuple[float, float | None] | None = None
+        self._timer = QTimer()
+        self._timer.timeout.connect(self._tick)
+        self._timer.start(period_ms)
+
+    def _tick(self) -> None:
+        now, wait = time.perf_counter(), _core_wait_ms()
+        if self._last is not None:
+            gap = (now - self._last[0]) * 1e3
+            waited = None if wait is None or self._last[1] is None else wait - self._last[1]
+            if gap > self.worst[0]:
+                self.worst = (gap, waited)
+            self.max_own_ms = max(self.max_own_ms, gap - (waited or 0.0))
+        self._last = (now, wait)
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
 def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) -> int:
     from magscope_app.gui import Bridge, DaemonEvents, MainWindow
+    from magscope_app.gui._live_view import HEARTBEAT_MS
     from PyQt6.QtCore import QEventLoop, QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
@@ -170,6 +226,7 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
         window.docks[name].setFloating(True)
         window.docks[name].resize(600, 300)
     window.selection.set([0, 1, 2])
+    gc.freeze()  # as magscope_app.gui._launch.run_window does once the window is built
 
     def pump(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -182,6 +239,7 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
         pump(3.0)  # warm-up: first frames, levels, plots built
         before = client.call("status")
     view = window.live_view
+    probe = _StallProbe(HEARTBEAT_MS)
     updates0, view.max_gap_ms, view.max_busy_ms = view.display_updates, 0.0, 0.0
     rows0 = window.feed.shared.tracks.total_rows_written
     cpu0, t0 = time.process_time(), time.monotonic()
@@ -192,6 +250,7 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
     if profiler is not None:
         profiler.enable()
     loop.exec()
+    probe.stop()
     elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
     if profiler is not None:
         profiler.disable()
@@ -212,12 +271,15 @@ def _run(args: argparse.Namespace, instance: str, centres: list[list[float]]) ->
         "display_updates_per_s": round(rate, 1),
         "gui_stall_max_ms": round(stall, 1),
         "gui_busy_max_ms": round(view.max_busy_ms, 1),
+        "gui_stall_core_wait_ms": None if probe.worst[1] is None else round(probe.worst[1], 1),
+        "gui_stall_max_own_ms": round(probe.max_own_ms, 1),
         "frames_lost": lost,
         "camera_fps": round(after["camera"]["fps"], 1),
         "track_rows_per_s": round(rows / elapsed),
         "gui_cpu_percent": round(100 * cpu / elapsed, 1),
         "gui_cpu_ms_per_update": round(1e3 * cpu / max(updates, 1), 1),
         "platform": QApplication.platformName(),
+        "daemon_session": "shared" if args.shared_session else "own",
         "targets_met": {"updates": rate >= 30, "stall": stall <= 100, "frames_lost": lost == 0},
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }))  # fmt: skip

@@ -33,6 +33,11 @@ def test_window_shows_live_frames_status_and_panels(sim_daemon, make_window, qtb
     assert shown is not None, view.rates.text()
     with connect(sim_daemon.instance) as client:
         assert int(shown.group(1)) <= client.call("status")["camera"]["frames_lost"]
+    # growing numbers in the readout never re-lay out (nor widen) the window
+    size = view.graphics.size()
+    view.rates.setText("frames lost 12345678  ·  " * 20)
+    qtbot.wait(50)
+    assert view.graphics.size() == size
     # the pixel readout follows the mouse
     QTest.mouseMove(view.graphics.viewport(), view_point(window, 100, 60))
     qtbot.waitUntil(lambda: view.readout.text().startswith("x 100  y 60  value "))
