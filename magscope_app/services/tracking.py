@@ -54,6 +54,10 @@ PROFILE_CAPACITY = 1024
 HOLD_TIMEOUT_S = 15.0
 #: The camera hold taken at start until the tracking workers are ready.
 STARTUP_HOLD = "tracking start-up"
+#: Niceness added to the tracking workers: when they saturate the cores, the camera, the
+#: recorder, the manager and a window on the same machine still get theirs (frames wait in the
+#: VideoBuffer for tracking; a camera that is late loses them).
+TRACKING_NICE = 5
 
 _COUNTERS = ("stacks", "frames", "rows", "rois", "sweep_rows", "sweep_errors")
 
@@ -134,6 +138,7 @@ class TrackingService(Service):
                         "locks": ctx.locks,
                         "stack_ready": self.camera.stack_ready,
                     },
+                    nice=TRACKING_NICE,
                 )
             )
 

@@ -28,11 +28,14 @@ class WorkerSpec:
     """How to start a worker: ``target`` is ``"module:function"``, called as ``f(ctx, **kwargs)``.
 
     ``kwargs`` must be picklable (locks and semaphores from the spawn context are, at start).
+    ``nice``: added to the process's niceness at start (a lower CPU priority), for workers whose
+    work can wait in a buffer when the cores are saturated, so that acquisition does not.
     """
 
     name: str
     target: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    nice: int = 0
 
 
 class WorkerContext:
@@ -69,6 +72,8 @@ class WorkerContext:
 def worker_entry(spec: WorkerSpec, conn: Connection, log_queue: Any) -> None:
     """Process entry point (module level so ``spawn`` can import it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spec.nice:
+        os.nice(spec.nice)
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(log_queue)]
     root.setLevel(logging.INFO)

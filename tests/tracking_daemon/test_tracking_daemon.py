@@ -19,6 +19,7 @@ from magscope_app.buffers import LiveProfileBuffer, MatrixBuffer
 from magscope_app.buffers.layouts import TRACK_COLUMNS, TrackFlags
 from magscope_app.config import load_daemon_config
 from magscope_app.control import CommandError, connect
+from magscope_app.services.tracking import TRACKING_NICE
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -106,6 +107,13 @@ def test_live_tracking_edges_and_worker_crash(start_daemon, instance_name):
             assert status["tracking"]["frames_lost"] == 0
             assert status["tracking"]["beads"] == len(ids)
             assert status["tracking"]["latency_ms"]["samples"] > 0
+
+            # Tracking yields the cores to acquisition: its workers run at a lower priority.
+            by_name = {w["name"]: w["pid"] for w in status["workers"]}
+            camera_nice = os.getpriority(os.PRIO_PROCESS, by_name["camera"])
+            for name in ("tracking:0", "tracking:1"):
+                nice = os.getpriority(os.PRIO_PROCESS, by_name[name])
+                assert nice == camera_nice + TRACKING_NICE
 
             # A tracking worker killed with SIGKILL is restarted; tracking goes on.
             (victim,) = [w for w in status["workers"] if w["name"] == "tracking:0"]
