@@ -101,7 +101,7 @@ class ForceExtensionPlot(QWidget):
         bar.addWidget(self.live, 1)
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "force (pN)")
-        self.plot.setLabel("left", "extension: z − surface (nm)")
+        self.plot.setLabel("left", "extension (nm)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(10, 10)).setLabelTextSize("8pt")
         self.result = QLabel("select tethered beads in the live view; set or ramp the force")
@@ -177,10 +177,8 @@ class ForceExtensionPlot(QWidget):
             self.fits[bead] = fit
             self._fit_range[bead] = (float(force[use].min()), float(force[use].max()))
             lines.append(
-                f"bead {bead}: Lp = {fit.persistence_nm:.1f} ± "
-                f"{fit.persistence_error_nm:.1f} nm, L0 = {fit.contour_nm:.0f} ± "
-                f"{fit.contour_error_nm:.0f} nm ({fit.n_points} points, "
-                f"χ²/dof {fit.reduced_chi2:.2g})"
+                f"bead {bead}: Lp = {fit.persistence_nm:.1f} ± {fit.persistence_error_nm:.1f} nm, "
+                f"L0 = {fit.contour_nm:.0f} ± {fit.contour_error_nm:.0f} nm ({fit.n_points} points)"
             )
         self.result.setText("\n".join(lines) or "select beads with points first")
         self._redraw()

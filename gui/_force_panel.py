@@ -1,6 +1,7 @@
 """Force panel: force calibration (a background action with progress and cancel), the per-bead
-results with each bead's live force, the power spectrum of the chosen bead, force against magnet
-height with its fitted curve, and moving the magnets to a force or ramping it.
+results with each bead's live force, and moving the magnets to a force or ramping it; its
+:attr:`ForcePanel.plots` (docked on their own, wide) show the power spectrum of the bead chosen
+in the table with its fit, and force against magnet height with the fitted curve.
 
 The running action (``force_calibrate``, ``force_ramp``, ``surface_find``) is followed through
 ``status['force']`` (refreshed at once on every pushed ``force`` event); when a calibration
@@ -16,16 +17,17 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -35,16 +37,8 @@ from ._events import DaemonEvents
 from ._force_plots import ForceCurveView, SpectrumPlot
 from ._selection import BeadSelection
 
-COLUMNS = (
-    "bead",
-    "force (pN)",
-    "± (pN)",
-    "fc (Hz)",
-    "fc/fs",
-    "extension (nm)",
-    "live (pN)",
-    "flag",
-)
+COLUMNS = ("bead", "force (pN)", "± (pN)", "live (pN)", "fc (Hz)", "fc/fs", "extension (nm)",
+           "flag")  # fmt: skip
 LIVE_COLUMN = COLUMNS.index("live (pN)")
 
 
@@ -67,7 +61,7 @@ def _num(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-class ForcePanel(QWidget):
+class ForcePanel(QScrollArea):
     """Calibrate, inspect and use the force: ``force_calibrate``/``force_cancel``,
     ``surface_find``, ``force_set``, ``force_ramp``; results table, spectrum and force curve."""
 
@@ -103,14 +97,16 @@ class ForcePanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
-        form = QFormLayout()
-        row = QHBoxLayout()
-        for label, widget in (("Axis", self.axis), ("Method", self.method), ("Drag", self.drag)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
-        form.addRow("Record", self.seconds)
-        form.addRow(row)
-        form.addRow("Beads", self.beads)
+        form = QVBoxLayout()
+        for pairs in (
+            (("Duration", self.seconds), ("Beads", self.beads)),
+            (("Axis", self.axis), ("Method", self.method), ("Drag", self.drag)),
+        ):
+            row = QHBoxLayout()
+            for label, widget in pairs:
+                row.addWidget(QLabel(label))
+                row.addWidget(widget, 1)
+            form.addLayout(row)
         buttons = QHBoxLayout()
         for button in (self.calibrate_button, self.surface_button, self.cancel_button):
             buttons.addWidget(button)
@@ -129,12 +125,15 @@ class ForcePanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        self.table.setMinimumHeight(120)
         self.table.itemSelectionChanged.connect(self._row_chosen)
         self.spectrum = SpectrumPlot()
         self.force_curve = ForceCurveView(bridge)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.spectrum, "Spectrum")
-        self.tabs.addTab(self.force_curve, "Force vs height")
+        #: The spectrum and the force curve side by side: a widget of its own, for a wide dock.
+        self.plots = QSplitter(Qt.Orientation.Horizontal)
+        self.plots.addWidget(self.spectrum)
+        self.plots.addWidget(self.force_curve)
 
         self.force = _spin(0.0, 1000.0, 5.0, " pN")
         self.set_button = QPushButton("Set force")
@@ -144,34 +143,29 @@ class ForcePanel(QWidget):
         self.ramp_rate = _spin(0.001, 1000.0, 0.5, " pN/s", 3)
         self.ramp_button = QPushButton("Ramp")
         self.ramp_button.clicked.connect(self.ramp)
-        use = QFormLayout()
-        set_row = QHBoxLayout()
-        set_row.addWidget(self.force, 1)
-        set_row.addWidget(self.set_button)
-        ramp_row = QHBoxLayout()
-        for widget in (
-            self.ramp_from,
-            QLabel("→"),
-            self.ramp_to,
-            QLabel("at"),
-            self.ramp_rate,
-            self.ramp_button,
+        use = QGridLayout()  # Force [pN] [Set force] / Ramp [from] → [to] / at [rate] [Ramp]
+        for row, widgets in enumerate(
+            (
+                (QLabel("Force"), self.force, None, None, self.set_button),
+                (QLabel("Ramp"), self.ramp_from, QLabel("→"), self.ramp_to, None),
+                (QLabel("at"), self.ramp_rate, None, None, self.ramp_button),
+            )
         ):
-            ramp_row.addWidget(widget)
-        use.addRow("Force", set_row)
-        use.addRow("Ramp", ramp_row)
+            for col, widget in enumerate(widgets):
+                if widget is not None:
+                    use.addWidget(widget, row, col)
 
-        layout = QVBoxLayout(self)
+        content = QWidget()  # scrolls: the dock area is not held taller than the window
+        layout = QVBoxLayout(content)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
-        split.addWidget(self.tabs)
-        split.setSizes([150, 350])
-        layout.addWidget(split, 1)
+        layout.addWidget(self.table, 1)
         layout.addLayout(use)
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         events.status.connect(self._on_status)
         events.daemon_event.connect(self._on_event)
         events.connected.connect(self.force_curve.refresh)
@@ -272,9 +266,10 @@ class ForcePanel(QWidget):
             return
         self.results = {int(b["bead"]): b for b in beads}
         failed = [str(b["bead"]) for b in beads if b.get("force_pN") is None]
+        names = ", ".join(failed[:6]) + (", …" if len(failed) > 6 else "")
         self.message.setText(
             f"calibrated {len(beads) - len(failed)} bead(s) at {result.get('height_mm', 0):.3f} mm"
-            + (f"; failed: {', '.join(failed)}" if failed else "")
+            + (f"; failed: {len(failed)} (bead {names}: see the flag column)" if failed else "")
         )
         self._fill_table()
         self.force_curve.refresh()
@@ -295,10 +290,10 @@ class ForcePanel(QWidget):
                 str(bead),
                 _num(r.get("force_pN"), ".3g"),
                 _num(r.get("force_error_pN"), ".2g"),
+                "",  # live force: _fill_live
                 _num(r.get("corner_hz"), ".1f"),
                 _num(r.get("corner_over_frame_rate"), ".2f"),
                 _num(r.get("extension_nm"), ".0f"),
-                "",
                 r.get("flag") or "",
             )
             for col, value in enumerate(values):

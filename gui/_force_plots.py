@@ -65,22 +65,21 @@ class SpectrumPlot(QWidget):
         self.plot.setLabel("bottom", "frequency (Hz)")
         self.plot.setLabel("left", "PSD (nm²/Hz)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        legend = self.plot.addLegend(offset=(-10, 10))
-        legend.setLabelTextSize("8pt")
         self.data = self.plot.plot(
-            pen=None,
-            symbol="o",
-            symbolSize=5,
-            symbolBrush=(220, 220, 220),
-            symbolPen=None,
-            name="data",
+            pen=None, symbol="o", symbolSize=5, symbolBrush=(220, 220, 220), symbolPen=None
         )
-        self.model = self.plot.plot(pen=_MODEL_PEN, name="fit (blur + aliasing)")
-        self.lorentzian = self.plot.plot(pen=_LORENTZ_PEN, name="Lorentzian")
+        self.model = self.plot.plot(pen=_MODEL_PEN)
+        self.lorentzian = self.plot.plot(pen=_LORENTZ_PEN)
+        self.key = QLabel(
+            "<span style='color:#666'>● data (binned)</span> &nbsp; "
+            "<span style='color:#d22'>— fit (exposure blur + aliasing)</span> &nbsp; "
+            "<span style='color:#36c'>- - Lorentzian (same fc, no blur or aliasing)</span>"
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.key)
 
     def show_bead(self, result: dict[str, Any] | None) -> None:
         """Draw one bead's calibration result (an entry of ``force_calibrate``'s ``beads``);
@@ -132,7 +131,10 @@ class ForceCurveView(QWidget):
         self.plot.addLegend(offset=(-10, 10)).setLabelTextSize("8pt")
         self.curve = self.plot.plot(pen=_MODEL_PEN, name="fit (pooled)")
         self._items: list[Any] = []
-        self.fit_button, self.clear_button = QPushButton("Fit curve"), QPushButton("Clear points")
+        self.terms = QComboBox()
+        self.terms.addItem("2 exponentials", 2)
+        self.terms.addItem("1 exponential", 1)
+        self.fit_button, self.clear_button = QPushButton("Fit"), QPushButton("Clear points")
         self.save_button, self.load_button = QPushButton("Save"), QPushButton("Load")
         self.fit_button.clicked.connect(self.fit)
         self.clear_button.clicked.connect(self.clear_points)
@@ -145,17 +147,19 @@ class ForceCurveView(QWidget):
         browse.clicked.connect(self._browse)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for button in (self.fit_button, self.clear_button):
-            buttons.addWidget(button)
-        buttons.addWidget(self.path, 1)
+        fit_row, file_row = QHBoxLayout(), QHBoxLayout()
+        for widget in (self.terms, self.fit_button, self.clear_button):
+            fit_row.addWidget(widget)
+        fit_row.addStretch(1)
+        file_row.addWidget(self.path, 1)
         for button in (browse, self.save_button, self.load_button):
-            buttons.addWidget(button)
+            file_row.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.summary)
-        layout.addLayout(buttons)
+        layout.addLayout(fit_row)
+        layout.addLayout(file_row)
 
     # -- actions -----------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -164,7 +168,12 @@ class ForceCurveView(QWidget):
         self._bridge.call("force_curve", on_result=self._on_curve, on_error=self._no_curve)
 
     def fit(self) -> None:
-        self._bridge.call("force_curve_fit", on_result=self._fitted, on_error=self._refused)
+        self._bridge.call(
+            "force_curve_fit",
+            on_result=self._fitted,
+            on_error=self._refused,
+            terms=self.terms.currentData(),
+        )
 
     def clear_points(self) -> None:
         self._bridge.call(
@@ -220,30 +229,25 @@ class ForceCurveView(QWidget):
         for item in self._items:
             self.plot.removeItem(item)
         self._items = []
-        for n, (bead, points) in enumerate(sorted(self.points.items())):
+        for n, points in enumerate(p for _b, p in sorted(self.points.items())):
             h = _array([p["height_mm"] for p in points])
             f = _array([p["force_pN"] for p in points])
             e = _array([p["force_error_pN"] for p in points])
             colour = COLOURS[n % len(COLOURS)]
             ok = f > 0
             scatter = self.plot.plot(
-                h[ok],
-                f[ok],
-                pen=None,
-                symbol="o",
-                symbolSize=7,
-                symbolBrush=colour,
-                symbolPen=None,
-                name=f"bead {bead}",
+                h[ok], f[ok], pen=None, symbol="o", symbolSize=7, symbolBrush=colour, symbolPen=None
             )
-            low = np.log10(np.maximum(f[ok] - e[ok], f[ok] * 1e-3))  # error bars in log10 units
+            # bars in log10 units, cut at a factor 10 (a larger error says "unknown" just as well)
+            low = np.log10(np.maximum(f[ok] - e[ok], f[ok] / 10))
+            high = np.log10(np.minimum(f[ok] + e[ok], f[ok] * 10))
             bars = pg.ErrorBarItem(
                 x=h[ok],
                 y=np.log10(f[ok]),
-                top=np.log10(f[ok] + e[ok]) - np.log10(f[ok]),
+                top=high - np.log10(f[ok]),
                 bottom=np.log10(f[ok]) - low,
                 pen=pg.mkPen(colour),
-                beam=0.03,
+                beam=0.0,
             )
             self.plot.addItem(bars)
             self._items += [scatter, bars]
@@ -267,7 +271,8 @@ class ForceCurveView(QWidget):
         a1, d1, a2, d2, c = pooled["params"]
         f_low, f_high = pooled.get("force_range_pN", (np.nan, np.nan))
         self.summary.setText(
-            f"F(h) = {a1:.3g}·e^(−h/{d1:.3g}) + {a2:.3g}·e^(−h/{d2:.3g})"
+            f"F(h) = {a1:.3g}·e^(−h/{d1:.3g})"
+            + (f" + {a2:.3g}·e^(−h/{d2:.3g})" if a2 else "")
             + (f" + {c:.3g}" if c else "")
             + f" pN; calibrated {low:.2f}–{high:.2f} mm "
             f"({f_low:.2g}–{f_high:.2g} pN)"

@@ -14,10 +14,13 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -62,7 +65,7 @@ def _nm(value: Any) -> str:
     return "-" if value is None else f"{value:+.1f}"
 
 
-class LockPanel(QWidget):
+class LockPanel(QScrollArea):
     """Reference beads (mark/unmark the selected beads, use the stuck ones), drift readout,
     XY-lock and Z-lock on/off with target and settings, and the Z-lock's state indicator."""
 
@@ -97,9 +100,11 @@ class LockPanel(QWidget):
         self.unmark_button.clicked.connect(self.unmark_selected)
         self.stuck_button.clicked.connect(self.use_stuck)
         self.clear_button.clicked.connect(lambda: self._set_references([]))
-        buttons = QHBoxLayout()
-        for button in (self.mark_button, self.unmark_button, self.stuck_button, self.clear_button):
-            buttons.addWidget(button)
+        buttons = QGridLayout()
+        for i, button in enumerate(
+            (self.mark_button, self.unmark_button, self.stuck_button, self.clear_button)
+        ):
+            buttons.addWidget(button, i // 2, i % 2)
         refs_form = QFormLayout()
         refs_form.addRow("References", self.references)
         refs_form.addRow("Suggested (stuck)", self.suggested)
@@ -115,57 +120,71 @@ class LockPanel(QWidget):
         drift_box = QGroupBox("Drift (newest frame, from the reference beads)")
         drift_form = QFormLayout(drift_box)
         drift_form.addRow("dx, dy, dz", self.drift)
-        drift_form.addRow("Used beads", self.drift_beads)
-        drift_form.addRow("Rejected", self.rejected)
+        beads_row = QHBoxLayout()
+        beads_row.addWidget(self.drift_beads)
+        beads_row.addWidget(QLabel("rejected:"))
+        beads_row.addWidget(self.rejected, 1)
+        drift_form.addRow("Used beads", beads_row)
 
         # XY-lock
-        self.xy_on = QCheckBox("On: every ROI follows its bead")
+        self.xy_on = QCheckBox("On")
+        self.xy_on.setToolTip("Every ROI follows its bead")
         self.xy_on.clicked.connect(self.apply_xylock)
         self.xy_threshold = _spin(0.1, 100.0, " px", 1)
         self.xy_threshold.setValue(1.0)
         self.xy_threshold.editingFinished.connect(self._xy_threshold_edited)
         self.xy_moves = QLabel("-")
         xy_box = QGroupBox("XY-lock")
-        xy_form = QFormLayout(xy_box)
-        xy_form.addRow(self.xy_on)
-        xy_form.addRow("Re-centre beyond", self.xy_threshold)
-        xy_form.addRow("ROI moves", self.xy_moves)
+        xy_row = QHBoxLayout(xy_box)
+        for widget in (self.xy_on, QLabel("re-centre ROIs beyond"), self.xy_threshold,
+                       QLabel("moves:"), self.xy_moves):  # fmt: skip
+            xy_row.addWidget(widget)
 
         # Z-lock
         self.indicator = QLabel("Z-lock: off")
         self.indicator.setWordWrap(True)
-        self.z_on = QCheckBox("On: the focus holds the references' mean z")
+        self.z_on = QCheckBox("On")
+        self.z_on.setToolTip("The focus holds the reference beads' mean z")
         self.z_on.clicked.connect(self.apply_zlock)
         self.use_target = QCheckBox("Target")
         self.use_target.setToolTip("Unticked: hold the references where they are at lock-on")
         self.target = _spin(-100_000.0, 100_000.0, " nm", 1)
         self.target.setEnabled(False)
         self.use_target.toggled.connect(self.target.setEnabled)
-        target_row = QHBoxLayout()
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Send the target and the settings (the lock stays as it is)")
+        self.apply_button.clicked.connect(self.apply_zlock)
+        state_row, target_row = QHBoxLayout(), QHBoxLayout()
+        state_row.addWidget(self.z_on)
+        state_row.addWidget(self.indicator, 1)
         target_row.addWidget(self.use_target)
         target_row.addWidget(self.target, 1)
+        target_row.addWidget(self.apply_button)
         self.params: dict[str, QDoubleSpinBox] = {}
         z_box = QGroupBox("Z-lock")
         z_form = QFormLayout(z_box)
-        z_form.addRow(self.indicator)
-        z_form.addRow(self.z_on)
+        z_form.addRow(state_row)
         z_form.addRow(target_row)
-        for name, label, suffix, low, high, decimals in _ZPARAMS:
+        grid = QGridLayout()
+        for i, (name, label, suffix, low, high, decimals) in enumerate(_ZPARAMS):
             self.params[name] = _spin(low, high, suffix, decimals)
-            z_form.addRow(label, self.params[name])
-        self.apply_button = QPushButton("Apply target and settings")
-        self.apply_button.clicked.connect(self.apply_zlock)
-        z_form.addRow(self.apply_button)
+            grid.addWidget(QLabel(label), i // 2, 2 * (i % 2))
+            grid.addWidget(self.params[name], i // 2, 2 * (i % 2) + 1)
+        z_form.addRow(grid)
         self.z_detail = QLabel("-")
         z_form.addRow("Error, travel", self.z_detail)
 
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        layout = QVBoxLayout(self)
+        content = QWidget()  # scrolls: the dock area is not held taller than the window
+        layout = QVBoxLayout(content)
         for box in (refs_box, drift_box, xy_box, z_box):
             layout.addWidget(box)
         layout.addWidget(self.message)
         layout.addStretch(1)
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         events.status.connect(self._on_status)
         events.beads.connect(self._on_beads)
         events.daemon_event.connect(self._on_event)

@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
                      ("Locks", self.lock_panel), ("Force", self.force_panel))),
             (bottom, (("Traces", self.trace_plots), ("All beads", self.overview_plot),
                       ("Profile", self.profile_plot), ("Motor plots", self.motor_plots),
+                      ("Force plots", self.force_panel.plots),
                       ("Force–extension", self.force_extension_plot), ("Log", self.log_panel))),
         )  # fmt: skip
         for area, docks in groups:

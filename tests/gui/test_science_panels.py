@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from _daemon_process import DaemonProcess, daemon_folders, run_instance, wait_for
 from locks._sim import anchors, offline_zlut
+from magscope_app.gui._force_panel import LIVE_COLUMN
 from PyQt6.QtCore import Qt
 
 import magscope_app
@@ -191,7 +192,7 @@ def test_force_extension_points_accumulate_during_a_ramp(science, make_window, q
     assert len(panel.force_curve.curve.xData) > 10
     assert "calibrated 1.00–5.00 mm" in panel.force_curve.summary.text()
     qtbot.waitUntil(lambda: set(science["tethered"]) <= set(panel.live), timeout=10_000)
-    live_column = [panel.table.item(r, 6).text() for r in range(panel.table.rowCount())]
+    live_column = [panel.table.item(r, LIVE_COLUMN).text() for r in range(panel.table.rowCount())]
     assert all(text != "-" for text in live_column), live_column
 
     window.selection.set(science["tethered"])
