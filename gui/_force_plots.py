@@ -103,10 +103,14 @@ class SpectrumPlot(QWidget):
             flag = self._result.get("flag")
             self.title.setText(flag or "no spectrum" if self._result else "no calibration yet")
             return
-        f = _array(spectrum.get("frequency_hz"))
-        self.data.setData(f, _array(spectrum.get("psd")))
+        f, psd = _array(spectrum.get("frequency_hz")), _array(spectrum.get("psd"))
+        self.data.setData(f, psd)
         self.model.setData(f, _array(spectrum.get("model")))
         self.lorentzian.setData(f, _array(spectrum.get("lorentzian")))
+        shown = np.log10(psd[np.isfinite(psd) & (psd > 0)])
+        if shown.size:  # two decades at least: the log axis then labels only the decades
+            middle, half = (shown.max() + shown.min()) / 2, max(np.ptp(shown) / 2 + 0.1, 1.0)
+            self.plot.setYRange(middle - half, middle + half, padding=0)
         corner, rate = self._result.get("corner_hz"), self._result.get("frame_rate_hz")
         text = f"bead {self._result.get('bead')}"
         if corner is not None and rate:
