@@ -42,7 +42,7 @@ COLUMNS = ("bead", "force (pN)", "± (pN)", "live (pN)", "fc (Hz)", "fc/fs", "ex
 LIVE_COLUMN = COLUMNS.index("live (pN)")
 
 
-def _spin(low: float, high: float, value: float, suffix: str, decimals: int = 2):
+def _spin(low: float, high: float, value: float, suffix: str, decimals: int = 2) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
     spin.setRange(low, high)
     spin.setDecimals(decimals)
@@ -168,7 +168,7 @@ class ForcePanel(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         events.status.connect(self._on_status)
         events.daemon_event.connect(self._on_event)
-        events.connected.connect(self.force_curve.refresh)
+        events.connected.connect(self._on_connected)
         selection.changed.connect(self._selection_changed)
 
     # -- actions -----------------------------------------------------------------------------------
@@ -228,6 +228,10 @@ class ForcePanel(QScrollArea):
         self.message.setText(f"<span style='color:#d33'>{message}</span>")
 
     # -- state -------------------------------------------------------------------------------------
+    def _on_connected(self) -> None:
+        self._shown_id = None  # a restarted daemon numbers its actions from 1 again
+        self.force_curve.refresh()
+
     def _on_event(self, topic: str, payload: dict) -> None:
         if topic == "force":
             self._show_action(payload)
@@ -324,10 +328,10 @@ class ForcePanel(QScrollArea):
         return items[0].data(Qt.ItemDataRole.UserRole) if items else None
 
     def select_bead(self, bead: int | None) -> None:
+        """Select ``bead``'s row and show its spectrum (None: clear the spectrum)."""
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == bead:
                 self.table.selectRow(row)
-                return
         self.spectrum.show_bead(self.results.get(bead) if bead is not None else None)
 
     def _row_chosen(self) -> None:

@@ -296,10 +296,11 @@ class LockPanel(QScrollArea):
         self._show_check(self.z_on, bool(z.get("on")))
         state = str(z.get("state", "off"))
         word, colour = _INDICATOR.get(state, (state, "#777"))
+        locked_nm = (z.get("params") or {}).get("locked_nm", 5.0)
         detail = {
             "acquiring": "taking the target",
             "settling": "the focus is moving",
-            "tracking": "error above 5 nm",
+            "tracking": f"error above {locked_nm:g} nm",
             "paused": "Z-LUT sweep",
         }.get(state)
         if state == "unlocked":

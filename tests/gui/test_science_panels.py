@@ -115,6 +115,11 @@ def test_references_and_z_lock_from_the_lock_panel(science, make_window, qtbot):
     qtbot.waitUntil(lambda: panel.reference == science["stuck"], timeout=10_000)
     qtbot.waitUntil(lambda: panel.drift_beads.text() == panel.references.text(), timeout=20_000)
     assert panel.drift.text().endswith(" nm")
+    # the XY-lock, on and off
+    panel.xy_on.click()
+    qtbot.waitUntil(lambda: (panel.locks.get("xylock") or {}).get("on") is True, timeout=10_000)
+    panel.xy_on.click()
+    qtbot.waitUntil(lambda: (panel.locks.get("xylock") or {}).get("on") is False, timeout=10_000)
     # the Z-lock, on with its settings from the panel, locks
     panel.params["deadband_nm"].setValue(2.0)
     panel.z_on.click()
@@ -123,7 +128,19 @@ def test_references_and_z_lock_from_the_lock_panel(science, make_window, qtbot):
     with magscope_app.connect(science["instance"]) as scope:
         zlock = scope.locks.status()["zlock"]
     assert zlock["on"] and zlock["params"]["deadband_nm"] == 2.0
-    # and off again
+    # a target out of reach with a tiny allowed focus travel: the lock lets go and says why
+    panel.use_target.setChecked(True)
+    panel.target.setValue(zlock["target_nm"] + 400.0)
+    panel.params["max_excursion_nm"].setValue(20.0)
+    click(panel.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.zlock_state == "unlocked", timeout=20_000)
+    assert "focus" in panel.indicator.text() and "#d33" in panel.indicator.styleSheet()
+    assert not panel.z_on.isChecked()
+    # on again where the beads are, and off
+    panel.use_target.setChecked(False)
+    panel.params["max_excursion_nm"].setValue(2000.0)
+    panel.z_on.click()
+    qtbot.waitUntil(lambda: panel.zlock_state in ("settling", "locked"), timeout=10_000)
     panel.z_on.click()
     qtbot.waitUntil(lambda: panel.zlock_state == "off", timeout=10_000)
     click(panel.clear_button, Qt.MouseButton.LeftButton)
@@ -137,6 +154,15 @@ def test_references_and_z_lock_from_the_lock_panel(science, make_window, qtbot):
 def test_force_calibration_from_the_force_panel(science, make_window, qtbot):
     window = make_window(science["instance"])
     panel = window.force_panel
+    # a long calibration, cancelled from the panel
+    panel.seconds.setValue(60.0)
+    qtbot.mouseClick(panel.calibrate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.cancel_button.isEnabled(), timeout=10_000)
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.action.get("state") == "cancelled", timeout=10_000)
+    assert panel.calibrate_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert not panel.results
+    # a short one of the selected beads
     panel.seconds.setValue(3.0)
     panel.beads.setCurrentText("selected")
     window.selection.set(science["tethered"])
@@ -183,7 +209,7 @@ def test_force_extension_points_accumulate_during_a_ramp(science, make_window, q
         {None: fit_force_curve(heights, forces, 0.02 * forces, terms=1)},
         {},
     )
-    window = make_window(science["instance"])
+    window = make_window(science["instance"], connect=magscope_app.connect)  # pushed events
     panel, plot = window.force_panel, window.force_extension_plot
     # a force curve loaded from the panel: the live force of every tethered bead follows
     panel.force_curve.path.setText(str(curve_file))
@@ -195,6 +221,13 @@ def test_force_extension_points_accumulate_during_a_ramp(science, make_window, q
     live_column = [panel.table.item(r, LIVE_COLUMN).text() for r in range(panel.table.rowCount())]
     assert all(text != "-" for text in live_column), live_column
 
+    # to a force
+    panel.force.setValue(2.5)
+    qtbot.mouseClick(panel.set_button, Qt.MouseButton.LeftButton)
+    height = DECAY_MM * np.log(F0_PN / 2.5)
+    qtbot.waitUntil(lambda: "for 2.5 pN" in panel.message.text(), timeout=10_000)
+    assert f"magnets to {height:.3f} mm" in panel.message.text()
+    # and ramped, with the force–extension points accumulating
     window.selection.set(science["tethered"])
     panel.ramp_from.setValue(1.0)
     panel.ramp_to.setValue(5.0)
