@@ -36,7 +36,6 @@ COLOURS = [
     (255, 120, 60),
     (160, 160, 255),
 ]
-_DATA_PEN = pg.mkPen((200, 200, 200), width=1)
 _MODEL_PEN = pg.mkPen((255, 80, 80), width=2)
 _LORENTZ_PEN = pg.mkPen((120, 170, 255), width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
 
@@ -108,7 +107,7 @@ class SpectrumPlot(QWidget):
         self.model.setData(f, _array(spectrum.get("model")))
         self.lorentzian.setData(f, _array(spectrum.get("lorentzian")))
         shown = np.log10(psd[np.isfinite(psd) & (psd > 0)])
-        if shown.size:  # two decades at least: the log axis then labels only the decades
+        if shown.size:  # two decades at least: no crowded minor labels on the log axis
             middle, half = (shown.max() + shown.min()) / 2, max(np.ptp(shown) / 2 + 0.1, 1.0)
             self.plot.setYRange(middle - half, middle + half, padding=0)
         corner, rate = self._result.get("corner_hz"), self._result.get("frame_rate_hz")
