@@ -401,14 +401,15 @@ def binned_spectrum(
     x = np.asarray(positions, dtype=np.float64)
     frequency, power = fm.periodogram(x, frame_rate_hz)
     starts = fm.log_blocks(frequency.size, n_bins)
-    tau = 1.0 / (2.0 * np.pi * calibration.corner_hz)
     variance = calibration.variance_nm2
-    curves = {
-        "frequency_hz": frequency,
-        "psd": power,
-        "model": fm.exposure_psd(frequency, variance, tau, frame_rate_hz, exposure_s),
-        "lorentzian": fm.lorentzian_psd(frequency, variance, tau),
-    }
+    with np.errstate(all="ignore"):  # a degenerate fit (fc 0 or inf) gives NaN models, no error
+        tau = 1.0 / (2.0 * np.pi * np.float64(calibration.corner_hz))
+        curves = {
+            "frequency_hz": frequency,
+            "psd": power,
+            "model": fm.exposure_psd(frequency, variance, tau, frame_rate_hz, exposure_s),
+            "lorentzian": fm.lorentzian_psd(frequency, variance, tau),
+        }
     return {
         name: [float(f"{v:.4g}") for v in fm.block_mean(values, starts)]
         for name, values in curves.items()
