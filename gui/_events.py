@@ -26,7 +26,8 @@ POLL_MS = 500
 SLOW_POLL_MS = 1000
 #: Topics asked for when the client can subscribe (issue #11's protocol); ``log`` events carry
 #: the daemon's warnings and errors ``{level, source, text}``.
-TOPICS = ("daemon", "acquisition", "motor", "recording", "zlut", "beads", "log", "script")
+TOPICS = ("daemon", "acquisition", "motor", "recording", "zlut", "beads", "log", "script",
+          "locks", "force")  # fmt: skip
 #: The synthetic event a subscription gets when the connection is lost.
 DISCONNECTED_TOPIC = "disconnected"
 

@@ -32,7 +32,10 @@ from ._daemon import OwnDaemon
 from ._events import DaemonEvents
 from ._feed import DataFeed
 from ._find_beads import FindBeadsDialog
+from ._force_extension_plot import ForceExtensionPlot
+from ._force_panel import ForcePanel
 from ._live_view import LiveView
+from ._lock_panel import LockPanel
 from ._log_panel import LogPanel
 from ._motor_plots import MotorPlots
 from ._motors_panel import MotorsPanel
@@ -48,7 +51,7 @@ from ._tracking_panel import TrackingPanel
 from ._zlut_panel import ZLUTPanel
 
 #: Bump when the dock set changes, so an old saved layout is not restored onto new docks.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 STOP_ALL_SHORTCUT = "Esc"
 
 
@@ -99,6 +102,9 @@ class MainWindow(QMainWindow):
         self.zlut_panel = ZLUTPanel(bridge, events)
         self.recording_panel = RecordingPanel(bridge, events)
         self.scripts_panel = ScriptsPanel(bridge, events)
+        self.lock_panel = LockPanel(bridge, events, self.selection)
+        self.force_panel = ForcePanel(bridge, events, self.selection)
+        self.force_extension_plot = ForceExtensionPlot(events, self.feed, self.selection)
         self.trace_plots = TracePlots(self.feed, self.selection)
         self.overview_plot = OverviewPlot(self.feed)
         self.profile_plot = ProfilePlot(bridge, events, self.feed, self.selection)
@@ -112,10 +118,12 @@ class MainWindow(QMainWindow):
             (left, (("Status", self.status_panel), ("Camera", self.camera_panel),
                     ("Tracking", self.tracking_panel))),
             (right, (("Motors", self.motors_panel), ("Z-LUT", self.zlut_panel),
-                     ("Recording", self.recording_panel), ("Scripts", self.scripts_panel))),
+                     ("Recording", self.recording_panel), ("Scripts", self.scripts_panel),
+                     ("Locks", self.lock_panel), ("Force", self.force_panel))),
             (bottom, (("Traces", self.trace_plots), ("All beads", self.overview_plot),
                       ("Profile", self.profile_plot), ("Motor plots", self.motor_plots),
-                      ("Log", self.log_panel))),
+                      ("Force plots", self.force_panel.plots),
+                      ("Force–extension", self.force_extension_plot), ("Log", self.log_panel))),
         )  # fmt: skip
         for area, docks in groups:
             first = self._add_dock(*docks[0])

@@ -12,7 +12,13 @@ selects three beads and saves PNGs of the main views into ``docs/screenshots/``:
 * ``profile.png``: the live radial profile of a bead over its LUT plane nearest its z;
 * ``all_beads.png``: z of every bead against time;
 * ``recording.png``: the recording panel while a recording runs;
-* ``scripts.png``: the scripts panel with a magnet-height script paused after a few steps.
+* ``scripts.png``: the scripts panel with a magnet-height script paused after a few steps;
+* ``locks.png``: the locks panel with the stuck beads as references and the Z-lock locked;
+* ``force.png``: the force panel after calibrations at four magnet heights (at 50 frames/s);
+* ``force_plots.png``: one bead's power spectrum with its fit, and force against magnet height
+  with the fitted curve;
+* ``force_extension.png``: extension against force of three beads over a force ramp, with
+  their worm-like-chain fits.
 
 Usage: python scripts/screenshots.py [--out docs/screenshots] [--width 1280]
 """
@@ -185,9 +191,68 @@ def _take(args: argparse.Namespace, folder: Path) -> int:
         save(window.docks["Scripts"], "scripts.png")
         scripts.abort_button.click()
         pump(10, lambda: scripts.script.get("state") in ("aborted", "killed"))
+        _science(window, instance, truth, pump, save)
     finally:
         window.close()
     return 0
+
+
+def _science(window, instance: str, truth: dict, pump, save) -> None:
+    """Locks, force calibration and force–extension, driven from their panels."""
+    from magscope_app import connect
+
+    locks = window.lock_panel
+    window.docks["Locks"].raise_()
+    locks.use_stuck()
+    pump(20, lambda: locks.reference)
+    locks.z_on.setChecked(True)
+    locks.apply_zlock()
+    pump(30, lambda: locks.zlock_state == "locked")
+    pump(2)
+    save(window.docks["Locks"], "locks.png")
+
+    force = window.force_panel
+    window.docks["Force"].raise_()
+    tethered = [i for i, stuck in enumerate(truth["is_reference"]) if not stuck]
+    with connect(instance) as client:
+        client.call("set_setting", device="camera", name="frame_rate", value=50.0)
+        force.find_surfaces()
+        pump(90, lambda: force.action.get("action") == "surface_find"
+             and force.action.get("state") != "running")  # fmt: skip
+        force.seconds.setValue(5.0)
+        for height in (3.2, 3.6, 4.1, 4.6):  # ~1.6 to ~0.4 pN: corner frequencies 30 to 8 Hz
+            client.call("move", motor="magnet_height", position=height)
+            pump(10, lambda h=height: abs(client.call("motor_state", motor="magnet_height")
+                                          ["position"] - h) < 0.01)  # fmt: skip
+            pump(1)
+            force.calibrate()
+            pump(40, lambda: force.action.get("state") == "running")
+            pump(40, lambda: force.action.get("state") != "running")
+            pump(3)
+        force.force_curve.terms.setCurrentIndex(force.force_curve.terms.findData(1))
+        force.force_curve.fit()  # one exponential: the simulated magnets' force law
+        pump(5, lambda: force.force_curve.curves)
+        force.select_bead(tethered[1])
+        window.docks["Force plots"].raise_()
+        pump(2)
+        save(window.docks["Force"], "force.png")
+        save(window.docks["Force plots"], "force_plots.png")
+
+        plot = window.force_extension_plot
+        window.docks["Force–extension"].raise_()
+        window.selection.set(tethered[:3])
+        low, high = force.force_curve.curves["pooled"]["force_range_pN"]
+        force.ramp_from.setValue(round(low + 0.05, 2))
+        force.ramp_to.setValue(round(high - 0.05, 2))
+        force.ramp_rate.setValue(0.1)
+        force.ramp()
+        pump(5)
+        pump(60, lambda: force.action.get("state") != "running")
+        pump(2)
+        plot.fit()
+        pump(1)
+        save(window.docks["Force–extension"], "force_extension.png")
+        client.call("set_setting", device="camera", name="frame_rate", value=30.0)
 
 
 if __name__ == "__main__":

@@ -380,3 +380,37 @@ def calibrate_allan(
         kt=kt_pN_nm,
         n_frames=x.size,
     )
+
+
+def binned_spectrum(
+    positions: np.ndarray,
+    frame_rate_hz: float,
+    exposure_s: float,
+    calibration: ForceCalibration,
+    n_bins: int = 60,
+) -> dict[str, list[float]]:
+    """The trace's power spectrum for a plot, with the fitted model and the plain Lorentzian.
+
+    The periodogram (mean removed) averaged in at most ``n_bins`` log-spaced blocks, as the
+    fit does: ``frequency_hz`` (each block's mean frequency), ``psd`` (nm²/Hz), ``model`` (the
+    spectrum with exposure blur and aliasing of ``calibration``'s variance and corner,
+    averaged over the same blocks) and ``lorentzian`` (the same variance and corner without blur
+    or aliasing, for comparison). Lists of equal length (≤ ``n_bins``), 4 significant digits,
+    so a calibration result stays small as JSON.
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    frequency, power = fm.periodogram(x, frame_rate_hz)
+    starts = fm.log_blocks(frequency.size, n_bins)
+    variance = calibration.variance_nm2
+    with np.errstate(all="ignore"):  # a degenerate fit (fc 0 or inf) gives NaN models, no error
+        tau = 1.0 / (2.0 * np.pi * np.float64(calibration.corner_hz))
+        curves = {
+            "frequency_hz": frequency,
+            "psd": power,
+            "model": fm.exposure_psd(frequency, variance, tau, frame_rate_hz, exposure_s),
+            "lorentzian": fm.lorentzian_psd(frequency, variance, tau),
+        }
+    return {
+        name: [float(f"{v:.4g}") for v in fm.block_mean(values, starts)]
+        for name, values in curves.items()
+    }

@@ -41,6 +41,13 @@ class BeadCalibration:
     height_mm: float
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def spectra(self) -> dict[str, dict[str, list[float]]]:
+        """Per axis ("x", "y"): the binned power spectrum for a plot, ``frequency_hz``, ``psd``
+        (nm²/Hz), the fitted ``model`` and the plain ``lorentzian`` at the same frequencies
+        (:func:`magscope_app.analysis.force.binned_spectrum`); empty if the bead failed."""
+        return self.raw.get("spectra") or {}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], height_mm: float) -> BeadCalibration:
         names = ("force_pN", "force_error_pN", "corner_hz", "corner_over_frame_rate", "flag",

@@ -74,7 +74,9 @@ def calibrate_bead(
 ) -> dict[str, Any]:
     """Calibrate one bead from its trace; a JSON-ready dict: force_pN ± force_error_pN (1σ),
     corner_hz, corner_over_frame_rate, flag (None or why the value is doubtful), extension_nm,
-    frame_rate_hz, n_frames, and ``fits`` {"<axis> <method>": ForceCalibration as dict}.
+    frame_rate_hz, n_frames, ``fits`` {"<axis> <method>": ForceCalibration as dict} and
+    ``spectra`` {axis: :func:`~magscope_app.analysis.force.binned_spectrum` of the axis's first
+    fit} (≤ 60 log-spaced bins: the plot of the spectrum and its fitted model).
 
     ``axis`` "x" (along the field: short pendulum), "y" (across: long pendulum) or "xy" (both
     from the same frames, independent motions, combined by their inverse variances).
@@ -92,6 +94,7 @@ def calibrate_bead(
                "drag": drag}  # fmt: skip
     fits: dict[str, fo.ForceCalibration] = {}
     per_axis = []
+    spectra = {}
     for name in axis:
         geometry = "short" if name == "x" else "long"
         args = (_detrend(trace[name]), rate, exposure, extension, bead_radius_nm, geometry)
@@ -102,6 +105,7 @@ def calibrate_bead(
             )
         if method in ("allan", "both"):
             mine.append(fits.setdefault(f"{name} allan", fo.calibrate_allan(*args, **options)))
+        spectra[name] = fo.binned_spectrum(args[0], rate, exposure, mine[0])
         forces = np.array([f.force_pN for f in mine])
         per_axis.append((float(forces.mean()), min(f.force_error_pN for f in mine)))
     force, error = _combine(*(np.array(v) for v in zip(*per_axis, strict=True)))
@@ -122,6 +126,7 @@ def calibrate_bead(
         "n_frames": int(trace["frame"].size),
         "missing_frames": int(trace["missing"]),
         "fits": {name: fit.__dict__ for name, fit in fits.items()},
+        "spectra": spectra,
     }
 
 
