@@ -41,7 +41,6 @@ from ..buffers import MatrixBuffer
 from ..buffers.layouts import DRIFT_COLUMNS, TRACK_COLUMNS, TrackFlags
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
-from ..workers.motor import worker_name
 from ._pid import ZController, ZLockParams, recentre_moves
 from .base import DaemonContext, Service
 from .motors import MotorService
@@ -356,16 +355,12 @@ class LockService(Service):
             await self._move_focus(self._z_focus_target + decision.move_nm)
 
     async def _move_focus(self, target: float) -> None:
-        try:
-            self.motors._check_limits(FOCUS, target)
-        except CommandError as exc:
-            self._unlock(exc.message)
-            return
         self._z_moved_at = time.time()
         try:
-            await self.ctx.request(worker_name(FOCUS), "move", position=target)
+            await self.motors.move_to(FOCUS, target)
         except CommandError as exc:
-            self._unlock(f"the focus move failed: {exc.message}")
+            limit = exc.reason == "limit"
+            self._unlock(exc.message if limit else f"the focus move failed: {exc.message}")
             return
         self._z_focus_target = target
         self._z_corrections += 1
