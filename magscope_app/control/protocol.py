@@ -44,7 +44,8 @@ TOPICS: dict[str, str] = {
     "profiles, eta_s, message}",
     "force": "force actions (calibrate, ramp, surface): {id, action, state: running|complete|"
     "failed|cancelled, fraction, message}",
-    "beads": "the bead set changed: {change: added|removed|moved|cleared|resized, ids, count}",
+    "beads": "the bead set changed: {change: added|removed|moved|followed (XY-lock)|"
+    "cleared|resized, ids, count}",
     "locks": "drift and locks: {what: drift, used, rejected} (reference beads the drift keeps "
     "and rejects), {what: references, reference}, {what: zlock, on, state, locked, error_nm, "
     "reason, …} or {what: xylock, on, threshold_px, moves}",

@@ -88,6 +88,7 @@ class ForceService(Service):
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
         self.tracking.bead_info.append(self._bead_info)
+        self.ctx.event_sinks.append(self._on_event)
         path = last_force_file(state_dir(self.ctx.instance))
         if path is None:
             return
@@ -98,10 +99,29 @@ class ForceService(Service):
             pass  # a LUT file without a force curve: nothing to load
 
     async def stop(self) -> None:
+        if self._on_event in self.ctx.event_sinks:
+            self.ctx.event_sinks.remove(self._on_event)
         if self._task is not None and not self._task.done():
             self._cancel_requested = True
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    def _on_event(self, topic: str, _time: float, payload: dict[str, Any]) -> None:
+        """A bead removed, or moved onto another bead (``move_bead``), takes its calibration
+        points, its own force curve and its surface position with it; cleared beads take all."""
+        if topic != "beads":
+            return
+        change = payload.get("change")
+        if change == "cleared":
+            gone = [b for b in {*self._points, *self._surface, *self._curves} if b is not None]
+        elif change in ("removed", "moved"):
+            gone = list(payload.get("ids", ()))
+        else:
+            return
+        for bead in gone:
+            self._points.pop(bead, None)
+            self._surface.pop(bead, None)
+            self._curves.pop(bead, None)
 
     def status(self) -> dict[str, Any]:
         return {

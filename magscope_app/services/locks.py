@@ -139,9 +139,16 @@ class LockService(Service):
                 await self._task
 
     def _on_event(self, topic: str, _time: float, payload: dict[str, Any]) -> None:
-        """A new recording gets the reference beads in its /log at once."""
+        """A new recording gets the reference beads in its /log at once; a bead removed or
+        moved onto another bead loses its XY-lock timer (the tracking service's bead table drops
+        its reference flag)."""
         if topic == "recording" and payload.get("state") == "started":
             self._log_references()
+        if topic == "beads" and payload.get("change") == "cleared":
+            self._xy_moved.clear()
+        elif topic == "beads" and payload.get("change") in ("removed", "moved"):
+            for bead in payload.get("ids", ()):
+                self._xy_moved.pop(bead, None)
 
     async def _loop(self) -> None:
         while True:
@@ -291,7 +298,7 @@ class LockService(Service):
         if moved:
             self._xy_moves += len(moved)
             self.ctx.publish(
-                "beads", {"change": "moved", "ids": moved, "count": len(beads.centres)}
+                "beads", {"change": "followed", "ids": moved, "count": len(beads.centres)}
             )
 
     # -- z-lock -----------------------------------------------------------------------------------
