@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from _daemon_process import wait_for
 
+from magscope_app.cli._locks import status_text
 from magscope_app.control import CommandError, connect
 
 from ._sim import start_with_beads, write_config
@@ -72,3 +73,5 @@ def test_stage_holds_the_drifting_sample_in_place(start_daemon, instance_name, t
         wait_for(lambda: not client.call("locks")["xylock"]["on"], timeout=20)
         locks = client.call("locks")["xylock"]
         assert "limit" in locks["reason"] and "stage_" in locks["reason"], locks
+        text = status_text(client.call("locks"))  # what `magscope-app lock status` prints
+        assert "XY-lock: off  through the XY stage" in text and locks["reason"] in text
