@@ -68,7 +68,8 @@ XY_FRAMES = 10
 XY_MIN_INTERVAL_S = 0.25
 #: Longest wait for a focus move to settle before the Z-lock lets go (s).
 SETTLE_TIMEOUT_S = 3.0
-#: Longest time without a z of the reference beads before the Z-lock lets go (s).
+#: Longest time without a z (or, for the XY stage lock, an x, y) of the reference beads before
+#: the lock lets go (s).
 NO_Z_TIMEOUT_S = 5.0
 #: How close (nm) the focus telemetry must be to its target to count as settled.
 SETTLED_NM = 1.0
@@ -119,6 +120,7 @@ class LockService(Service):
         self._xy_gate = 0.0  # frames after this time (s since epoch) may be measured
         self._xy_settling = False
         self._xy_stage_moved_at = 0.0
+        self._xy_measured_at = 0.0  # wall time of the last measurement (or lock-on)
         self._xy_reason: str | None = None
         # z-lock
         self.z_params = ZLockParams()
@@ -201,11 +203,12 @@ class LockService(Service):
             return
         self._update_drift(rows, sorted(beads.references))
         frozen = bool(self.tracking.freezes)
-        if self.xy_on and not frozen:
-            if self.has_stage:
-                await self._stage_step()
-            else:
-                self._follow(rows)
+        if self.xy_on and frozen and self.has_stage:  # paused: measure afresh afterwards
+            self._xy_gate = self._xy_measured_at = time.time()
+        elif self.xy_on and self.has_stage:
+            await self._stage_step()
+        elif self.xy_on and not frozen:
+            self._follow(rows)
         await self._zlock_step(frozen)
 
     # -- drift ------------------------------------------------------------------------------------
@@ -355,7 +358,11 @@ class LockService(Service):
         times, drift = self._recent_xy
         fresh = (times > self._xy_gate) & np.isfinite(drift).all(axis=1)
         if fresh.sum() < STAGE_MIN_FRAMES:
+            if time.time() - self._xy_measured_at > NO_Z_TIMEOUT_S:
+                self._release_xy(f"no lateral drift of the reference beads for "
+                                 f"{NO_Z_TIMEOUT_S:g} s (none tracked)")  # fmt: skip
             return
+        self._xy_measured_at = time.time()
         measured = drift[fresh].mean(axis=0)
         if self._xy_hold is None:  # the first measurement after lock-on: hold the sample there
             self._xy_hold = measured
@@ -606,7 +613,8 @@ class LockService(Service):
                 "(set_reference_beads)"
             )  # fmt: skip
         if on and not self.xy_on:
-            self._xy_gate, self._xy_settling = time.time(), False
+            self._xy_gate = self._xy_measured_at = time.time()
+            self._xy_settling = False
             self._xy_error = self._xy_hold = None
         self.xy_on, self._xy_reason = on, None
         if threshold_px is not None:
