@@ -47,7 +47,7 @@ from ..buffers import MatrixBuffer
 from ..buffers.layouts import DRIFT_COLUMNS, TRACK_COLUMNS, TrackFlags
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
-from ._pid import ZController, ZLockParams, recentre_moves
+from ._pid import ZController, ZLockParams, recentre_moves, stage_step
 from .base import DaemonContext, Service
 from .motors import MotorService
 from .tracking import TrackingService
@@ -367,10 +367,9 @@ class LockService(Service):
         if self._xy_hold is None:  # the first measurement after lock-on: hold the sample there
             self._xy_hold = measured
         self._xy_error = measured - self._xy_hold
-        if np.hypot(*self._xy_error) < STAGE_DEADBAND_NM:
+        step = stage_step(self._xy_error, STAGE_DEADBAND_NM, STAGE_MAX_STEP_UM)
+        if step is None:
             return
-        step = -self._xy_error / 1000.0  # nm of drift -> µm of stage
-        step *= min(1.0, STAGE_MAX_STEP_UM / float(np.hypot(*step)))
         targets = []
         for axis, delta in zip(STAGE, step, strict=True):
             state = self.motors.latest(axis)
