@@ -1,7 +1,8 @@
 """Device contracts and drivers (imported as ``magscope_app.hardware``).
 
 One contract per device kind: :class:`Camera`, :class:`LinearMotor` (magnet height, mm),
-:class:`RotaryMotor` (magnet rotation, turns), :class:`FocusStage` (focus, nm). Drivers live in
+:class:`RotaryMotor` (magnet rotation, turns), :class:`FocusStage` (focus, nm),
+:class:`LateralStage` (an optional XY stage axis, µm). Drivers live in
 subpackages: ``simulated`` (the simulated microscope), ``zaber`` and ``pi`` (serial devices).
 """
 
@@ -16,7 +17,7 @@ from .errors import (
     ProtocolError,
     SettingError,
 )
-from .motors import FocusStage, LinearMotor, Motor, MotorState, RotaryMotor
+from .motors import FocusStage, LateralStage, LinearMotor, Motor, MotorState, RotaryMotor
 from .settings import Setting
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "FocusStage",
     "Frame",
     "HardwareError",
+    "LateralStage",
     "LimitError",
     "LinearMotor",
     "Motor",

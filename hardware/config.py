@@ -8,7 +8,8 @@ Schema (every section optional except as noted)::
 
     [motors.magnet_height]         # one table per motor; the name is free, but the roles
     driver = "zaber.linear"        # magnet_height / magnet_rotation / focus must be a
-    port = "/dev/ttyUSB0"          # LinearMotor / RotaryMotor / FocusStage
+    port = "/dev/ttyUSB0"          # LinearMotor / RotaryMotor / FocusStage (stage_x / stage_y:
+                                   # LateralStage, the optional XY stage)
     limits = [0.5, 18.0]           # soft limits [lower, upper] in the motor unit; required
                                    # unless the driver has default limits
 
@@ -39,7 +40,7 @@ from typing import Any
 from .camera import Camera
 from .device import Device
 from .errors import HardwareError
-from .motors import FocusStage, LinearMotor, Motor, RotaryMotor
+from .motors import FocusStage, LateralStage, LinearMotor, Motor, RotaryMotor
 from .registry import DriverLoadError, DriverNotFound, load_driver
 
 #: Parameters the config machinery passes itself; never accepted from a driver section.
@@ -49,6 +50,8 @@ ROLES: dict[str, type[Motor]] = {
     "magnet_height": LinearMotor,
     "magnet_rotation": RotaryMotor,
     "focus": FocusStage,
+    "stage_x": LateralStage,
+    "stage_y": LateralStage,
 }
 
 DEFAULT_CONFIG: dict[str, Any] = {

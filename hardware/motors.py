@@ -1,4 +1,4 @@
-"""Motor contracts: magnet height, magnet rotation, focus.
+"""Motor contracts: magnet height, magnet rotation, focus, XY stage axes.
 
 Every motor has soft limits from the config; a move outside them raises :class:`LimitError`
 before anything is sent to the device.
@@ -140,3 +140,11 @@ class FocusStage(Motor):
 
     kind = "focus_stage"
     unit = "nm"
+
+
+class LateralStage(Motor):
+    """One axis of an XY stage moving the sample sideways, in µm: the motor ``stage_x`` moves
+    the image along x (columns), ``stage_y`` along y (rows); +1 µm moves every bead +1 µm."""
+
+    kind = "lateral_stage"
+    unit = "µm"

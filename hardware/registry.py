@@ -24,6 +24,8 @@ BUILTIN_DRIVERS: dict[str, str] = {
     "simulated.magnet_height": "magscope_app.hardware.simulated.motors:SimulatedMagnetHeight",
     "simulated.magnet_rotation": "magscope_app.hardware.simulated.motors:SimulatedMagnetRotation",
     "simulated.focus": "magscope_app.hardware.simulated.motors:SimulatedFocus",
+    "simulated.stage_x": "magscope_app.hardware.simulated.motors:SimulatedStageX",
+    "simulated.stage_y": "magscope_app.hardware.simulated.motors:SimulatedStageY",
     "zaber.linear": "magscope_app.hardware.zaber:ZaberLinearStage",
     "zaber.rotary": "magscope_app.hardware.zaber:ZaberRotaryStage",
     "pi.focus": "magscope_app.hardware.pi:PIFocusStage",

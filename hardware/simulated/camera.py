@@ -6,8 +6,9 @@ Frame ``n`` after :meth:`SimulatedCamera.start` exposes from ``t0 + n/frame_rate
 If the reader falls more than one second behind, the camera skips ahead: frame numbers jump and
 :attr:`SimulatedCamera.skipped_frames` counts the gap, as a real camera's lost frames would.
 
-The magnet height, magnet rotation and focus of each frame are read from the world control block
-(written by the simulated motors, possibly in other processes) at the middle of the exposure.
+The magnet height, magnet rotation, focus and XY stage of each frame are read from the world
+control block (written by the simulated motors, possibly in other processes) at the middle of the
+exposure.
 The world's ground truth of the latest frames is kept in a ring (:meth:`truth_for`,
 :meth:`truth_dict`).
 """
@@ -48,7 +49,9 @@ class FrameTruth:
     (0, 0)), averaged over the exposure. ``z_nm``: bead centre height in the focus stage's frame
     (nm, includes drift); ``z_rel_nm`` = ``z_nm`` − ``focus_nm``, the z of the optics model.
     ``force_pN``, ``extension_nm``: 0 for reference beads. ``outside_model``: the bead lies too
-    far below the focal plane for the ring model and was drawn at the limit.
+    far below the focal plane for the ring model and was drawn at the limit. ``drift_nm``: the
+    sample's drift (x, y, z); ``stage_um``: the XY stage (x, y), which shifts every bead in the
+    image (``x_px``, ``y_px`` include both).
     """
 
     number: int
@@ -65,6 +68,7 @@ class FrameTruth:
     magnet_height_mm: float
     magnet_rotation_turns: float
     drift_nm: np.ndarray
+    stage_um: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (lists of floats/bools)."""
@@ -332,17 +336,19 @@ class SimulatedCamera(Camera):
             v["illumination"] * v["exposure"], v["gain"], v["offset"], v["read_noise"]
         )
 
-    def _axis_positions(self, wall: float) -> tuple[float, float, float]:
-        """(magnet height mm, rotation turns, focus nm) at wall time ``wall``."""
+    def _axis_positions(self, wall: float) -> tuple[float, float, float, float, float]:
+        """(magnet height mm, rotation turns, focus nm, stage x µm, stage y µm) at wall time
+        ``wall``; an axis no motor has written is at its default (the stage at 0)."""
         p = self.world_params
-        defaults = (p.default_magnet_height_mm, p.default_magnet_rotation_turns, p.default_focus_nm)
+        defaults = (p.default_magnet_height_mm, p.default_magnet_rotation_turns, p.default_focus_nm,
+                    0.0, 0.0)  # fmt: skip
         if self._control is None:
             raise HardwareError(f"{self.name}: camera is closed")
         values = self._control.positions(wall)
         return tuple(  # type: ignore[return-value]
-            d if v is None else v
-            for v, d in zip(
-                (values["magnet_height"], values["magnet_rotation"], values["focus"]),
+            d if values[axis] is None else values[axis]
+            for axis, d in zip(
+                ("magnet_height", "magnet_rotation", "focus", "stage_x", "stage_y"),
                 defaults,
                 strict=True,
             )
@@ -352,12 +358,12 @@ class SimulatedCamera(Camera):
         self._ensure_ready()
         assert self._world is not None and self._renderer is not None
         self._configure_renderer()
-        height_mm, turns, focus = self._axis_positions(wall)
+        height_mm, turns, focus, stage_x, stage_y = self._axis_positions(wall)
         epoch = self._epoch if self._epoch is not None else self._t0_wall
         sample = self._world.step(wall - epoch, exposure_s, height_mm, turns)
         o = self.optics
-        x_px = sample.x_nm / o.pixel_size_nm
-        y_px = sample.y_nm / o.pixel_size_nm
+        x_px = (sample.x_nm + 1000.0 * stage_x) / o.pixel_size_nm
+        y_px = (sample.y_nm + 1000.0 * stage_y) / o.pixel_size_nm
         z_rel = sample.z_nm - focus
         distance = o.defocus_offset_nm + z_rel
         outside = distance < MIN_DISTANCE_NM
@@ -386,6 +392,7 @@ class SimulatedCamera(Camera):
             magnet_height_mm=float(height_mm),
             magnet_rotation_turns=float(turns),
             drift_nm=sample.drift_nm,
+            stage_um=np.array([stage_x, stage_y], dtype=np.float64),
         )
         return image, truth
 

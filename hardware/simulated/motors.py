@@ -1,4 +1,5 @@
-"""Simulated motors: magnet height, magnet rotation and focus, moving the simulated world.
+"""Simulated motors: magnet height, magnet rotation, focus and an XY stage, moving the simulated
+world.
 
 A simulated motor moves at constant ``speed`` (unit/s). It keeps no thread: each move is
 published to the world control block as a motion record (start, target, speed, start time), from
@@ -12,7 +13,7 @@ import time
 from typing import Any
 
 from ..errors import HardwareError
-from ..motors import FocusStage, LinearMotor, Motor, RotaryMotor
+from ..motors import FocusStage, LateralStage, LinearMotor, Motor, RotaryMotor
 from ..settings import Setting
 from .world_control import AxisMotion, LocalWorldControl, WorldControl, WorldControlLike
 
@@ -177,3 +178,18 @@ class SimulatedFocus(_SimulatedAxis, FocusStage):
     default_limits = (-5000.0, 5000.0)
     default_speed = 100_000.0
     max_speed = 1e7
+
+
+class SimulatedStageX(_SimulatedAxis, LateralStage):
+    """XY stage, x axis (µm): shifts every bead of the simulated image along x (columns)."""
+
+    axis = "stage_x"
+    default_limits = (-1000.0, 1000.0)
+    default_speed = 1000.0
+    max_speed = 1e5
+
+
+class SimulatedStageY(SimulatedStageX):
+    """XY stage, y axis (µm): shifts every bead of the simulated image along y (rows)."""
+
+    axis = "stage_y"

@@ -11,7 +11,8 @@ single writer of an axis (its motor) makes the sequence odd, writes, makes it ev
 retries if the sequence was odd or changed while it read, so it never sees a torn record.
 A sequence of 0 means the axis was never written (no motor attached yet).
 
-Axes and units: ``magnet_height`` (mm), ``magnet_rotation`` (turns), ``focus`` (nm).
+Axes and units: ``magnet_height`` (mm), ``magnet_rotation`` (turns), ``focus`` (nm),
+``stage_x`` and ``stage_y`` (µm, the XY stage that shifts the whole field).
 Times are ``time.time()`` seconds.
 
 Two classes share the interface: :class:`WorldControl` (the shared-memory block, segment
@@ -31,9 +32,9 @@ import numpy as np
 
 from ..errors import HardwareError
 
-AXES: tuple[str, ...] = ("magnet_height", "magnet_rotation", "focus")
+AXES: tuple[str, ...] = ("magnet_height", "magnet_rotation", "focus", "stage_x", "stage_y")
 _MAGIC = float(0x4D53_4157)  # "MSAW"
-_VERSION = 1.0
+_VERSION = 2.0
 _HEADER = 2
 _SLOTS = 5  # sequence, start, target, speed, start_time
 _WORDS = _HEADER + _SLOTS * len(AXES)

@@ -66,8 +66,11 @@ def status_text(status: dict[str, Any]) -> str:
         + (f"  target {format_value(z['target_nm'])} nm, error {format_value(z['error_nm'])} nm"
            if z["on"] else "")
         + (f"  ({z['reason']})" if z["reason"] else ""),
-        f"XY-lock: {'on' if xy['on'] else 'off'}  threshold {xy['threshold_px']:g} px, "
-        f"{xy['moves']} ROI moves",
+        (f"XY-lock: {'on' if xy['on'] else 'off'}  through the XY stage, {xy['moves']} stage "
+         f"moves, error {xy['error_nm'] or '-'} nm" if xy.get("mode") == "stage" else
+         f"XY-lock: {'on' if xy['on'] else 'off'}  threshold {xy['threshold_px']:g} px, "
+         f"{xy['moves']} ROI moves")
+        + (f"  ({xy['reason']})" if xy.get("reason") else ""),
     ]  # fmt: skip
     return "\n".join(lines)
 

@@ -44,10 +44,12 @@ TOPICS: dict[str, str] = {
     "profiles, eta_s, message}",
     "force": "force actions (calibrate, ramp, surface): {id, action, state: running|complete|"
     "failed|cancelled, fraction, message}",
-    "beads": "the bead set changed: {change: added|removed|moved|cleared|resized, ids, count}",
+    "beads": "the bead set changed: {change: added|removed|moved|followed (XY-lock)|"
+    "cleared|resized, ids, count}",
     "locks": "drift and locks: {what: drift, used, rejected} (reference beads the drift keeps "
     "and rejects), {what: references, reference}, {what: zlock, on, state, locked, error_nm, "
-    "reason, …} or {what: xylock, on, threshold_px, moves}",
+    "reason, …} or {what: xylock, on, mode: roi|stage, threshold_px, moves, error_nm, "
+    "reason}",
     "log": "daemon events and warnings: {level: info|warning|error, source, text}",
     "script": "experiment scripts, each event with {id, name} and {state, exit_code, error}, "
     "{stream: stdout|stderr|traceback, output} or {progress, text}",

@@ -1,7 +1,8 @@
-"""The locks' pure control logic, free of the daemon: the Z-lock's PI controller and the XY-lock's
-choice of which ROIs to re-centre.
+"""The locks' pure control logic, free of the daemon: the Z-lock's PI controller, the XY-lock's
+choice of which ROIs to re-centre and its XY stage step.
 
-Units: nm and seconds for the Z-lock, pixels and seconds for the XY-lock.
+Units: nm and seconds for the Z-lock, pixels and seconds for the XY-lock's ROIs, nm of drift and
+µm of stage for the XY stage.
 """
 
 from __future__ import annotations
@@ -125,3 +126,17 @@ def recentre_moves(
         if math.hypot(x - centre[0], y - centre[1]) > threshold_px:
             moves[bead] = (x, y)
     return moves
+
+
+def stage_step(
+    error_nm: tuple[float, float], deadband_nm: float, max_step_um: float
+) -> tuple[float, float] | None:
+    """The XY stage move (µm, x and y) that cancels a lateral offset ``error_nm`` of the sample
+    (+1 µm of stage moves the sample +1 µm): minus the offset, shortened to ``max_step_um`` along
+    its own direction; None inside the deadband (|error| < ``deadband_nm``)."""
+    ex, ey = (float(v) for v in error_nm)
+    size = math.hypot(ex, ey)
+    if not size >= deadband_nm:  # also None for NaN
+        return None
+    scale = min(1.0, max_step_um * 1000.0 / size) / 1000.0
+    return -ex * scale, -ey * scale

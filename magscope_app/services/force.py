@@ -88,6 +88,7 @@ class ForceService(Service):
     # -- life cycle -----------------------------------------------------------------------------
     def start(self) -> None:
         self.tracking.bead_info.append(self._bead_info)
+        self.ctx.event_sinks.append(self._on_event)
         path = last_force_file(state_dir(self.ctx.instance))
         if path is None:
             return
@@ -98,10 +99,29 @@ class ForceService(Service):
             pass  # a LUT file without a force curve: nothing to load
 
     async def stop(self) -> None:
+        if self._on_event in self.ctx.event_sinks:
+            self.ctx.event_sinks.remove(self._on_event)
         if self._task is not None and not self._task.done():
             self._cancel_requested = True
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    def _on_event(self, topic: str, _time: float, payload: dict[str, Any]) -> None:
+        """A bead removed, or moved onto another bead (``move_bead``), takes its calibration
+        points, its own force curve and its surface position with it; cleared beads take all."""
+        if topic != "beads":
+            return
+        change = payload.get("change")
+        if change == "cleared":
+            gone = [b for b in {*self._points, *self._surface, *self._curves} if b is not None]
+        elif change in ("removed", "moved"):
+            gone = list(payload.get("ids", ()))
+        else:
+            return
+        for bead in gone:
+            self._points.pop(bead, None)
+            self._surface.pop(bead, None)
+            self._curves.pop(bead, None)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -454,10 +474,10 @@ class ForceService(Service):
             )
         return curve
 
-    async def _move(self, motor: str, target: float) -> None:
+    async def _move_and_wait(self, motor: str, target: float) -> None:
         """Move ``motor`` (through the motor service: limits checked, ``motor`` event) and wait
         until its telemetry is on target."""
-        await self.motors._move(motor, target)
+        await self.motors.move_to(motor, target)
         deadline = time.monotonic() + MOVE_TIMEOUT_S
         while True:
             state = self.motors.latest(motor)
@@ -474,7 +494,7 @@ class ForceService(Service):
             height = float(curve.height_for(pN))
         except ValueError as exc:
             raise CommandError("invalid_argument", f"force_set: {exc}") from None
-        await self.motors._move(MAGNET, height)
+        await self.motors.move_to(MAGNET, height)
         return {"force_pN": pN, "height_mm": height}
 
     async def _cmd_ramp(
@@ -488,12 +508,12 @@ class ForceService(Service):
             raise CommandError("invalid_argument", f"force_ramp: {exc}") from None
 
         async def work() -> dict[str, Any]:
-            await self._move(MAGNET, float(heights[0]))
+            await self._move_and_wait(MAGNET, float(heights[0]))
             t0 = time.monotonic()
             for t, height, force in zip(times, heights, forces, strict=True):
                 await asyncio.sleep(max(0.0, t0 + t - time.monotonic()))
                 self._check_cancel()
-                await self.motors._move(MAGNET, float(height))
+                await self.motors.move_to(MAGNET, float(height))
                 if times[-1] > 0:
                     self._report(t / times[-1], f"{force:.3g} pN")
             return {"force_pN": to_pN, "height_mm": float(heights[-1])}
@@ -520,17 +540,17 @@ class ForceService(Service):
             turned = self.motors.latest(ROTATION)["position"] if turns else None
             try:
                 self._report(0.0, f"magnets to {height_mm:g} mm")
-                await self._move(MAGNET, height_mm)
+                await self._move_and_wait(MAGNET, height_mm)
                 if turned is not None:
-                    await self._move(ROTATION, turned + turns)
+                    await self._move_and_wait(ROTATION, turned + turns)
                 await asyncio.sleep(1.0)  # the beads sink
                 since = time.time()
                 await self._watch(seconds, "watching the beads on the surface")
                 rows = self._rows_since(since)
             finally:
                 if turned is not None:
-                    await self._move(ROTATION, turned)
-                await self._move(MAGNET, home)
+                    await self._move_and_wait(ROTATION, turned)
+                await self._move_and_wait(MAGNET, home)
             found = {}
             for bead in ids:
                 z = rows[rows[:, traces._BEAD] == bead, traces._Z]

@@ -13,6 +13,12 @@ Every :data:`TICK_S` (a timer of the event loop) the service peeks the newest ro
 * **XY-lock** (``xylock {on}``): every bead's ROI follows the bead (the median of its last
   clean positions) when it is more than ``threshold_px`` off centre, at most once per
   :data:`XY_MIN_INTERVAL_S` per bead. The bead keeps its kind, reference flag and history.
+  With an XY stage configured (motors ``stage_x`` and ``stage_y``, µm, +1 µm moving every bead
+  +1 µm in the image) the stage holds the sample where it was at lock-on and the ROIs stay:
+  proportional control on the reference beads' mean lateral drift, measured on frames taken
+  after the stage settled, with a deadband (:data:`STAGE_DEADBAND_NM`), a maximum step
+  (:data:`STAGE_MAX_STEP_UM`) and the stage's soft limits (reached: the lock lets go and says
+  why).
 * **Z-lock** (``zlock {on, target_nm?, kp?, ki?, …}``): PI control (:mod:`._pid`) of the focus
   stage on the reference beads' mean z, with a deadband, a maximum step, a maximum excursion
   (the lock lets go and says why) and a settle gate: after each focus move, only frames taken
@@ -41,8 +47,7 @@ from ..buffers import MatrixBuffer
 from ..buffers.layouts import DRIFT_COLUMNS, TRACK_COLUMNS, TrackFlags
 from ..control.commands import CommandTable, Param
 from ..control.protocol import CommandError
-from ..workers.motor import worker_name
-from ._pid import ZController, ZLockParams, recentre_moves
+from ._pid import ZController, ZLockParams, recentre_moves, stage_step
 from .base import DaemonContext, Service
 from .motors import MotorService
 from .tracking import TrackingService
@@ -63,11 +68,19 @@ XY_FRAMES = 10
 XY_MIN_INTERVAL_S = 0.25
 #: Longest wait for a focus move to settle before the Z-lock lets go (s).
 SETTLE_TIMEOUT_S = 3.0
-#: Longest time without a z of the reference beads before the Z-lock lets go (s).
+#: Longest time without a z (or, for the XY stage lock, an x, y) of the reference beads before
+#: the lock lets go (s).
 NO_Z_TIMEOUT_S = 5.0
 #: How close (nm) the focus telemetry must be to its target to count as settled.
 SETTLED_NM = 1.0
 FOCUS = "focus"
+#: The XY stage's axes (µm) and its lock: no move below this drift (nm), at most this far per
+#: move (µm), each move from the mean of at least this many frames taken after it settled.
+STAGE = ("stage_x", "stage_y")
+STAGE_DEADBAND_NM = 20.0
+STAGE_MAX_STEP_UM = 5.0
+STAGE_MIN_FRAMES = 5
+STAGE_SETTLED_UM = 1e-3
 
 _C = {name: i for i, name in enumerate(TRACK_COLUMNS)}
 _BAD_XY = int(TrackFlags.AT_EDGE | TrackFlags.FIT_FAILED)
@@ -99,6 +112,16 @@ class LockService(Service):
         self.xy_threshold_px = 1.0
         self._xy_moved: dict[int, float] = {}
         self._xy_moves = 0
+        #: (times, lateral drift (n, 2) nm) of every frame of the last window (the stage lock's
+        #: input), the stage lock's last measured offset, its gate and state
+        self._recent_xy: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 2)))
+        self._xy_error: np.ndarray | None = None
+        self._xy_hold: np.ndarray | None = None  # the drift (x, y nm) at lock-on: held there
+        self._xy_gate = 0.0  # frames after this time (s since epoch) may be measured
+        self._xy_settling = False
+        self._xy_stage_moved_at = 0.0
+        self._xy_measured_at = 0.0  # wall time of the last measurement (or lock-on)
+        self._xy_reason: str | None = None
         # z-lock
         self.z_params = ZLockParams()
         self._z: ZController | None = None
@@ -140,9 +163,16 @@ class LockService(Service):
                 await self._task
 
     def _on_event(self, topic: str, _time: float, payload: dict[str, Any]) -> None:
-        """A new recording gets the reference beads in its /log at once."""
+        """A new recording gets the reference beads in its /log at once; a bead removed or
+        moved onto another bead loses its XY-lock timer (the tracking service's bead table drops
+        its reference flag)."""
         if topic == "recording" and payload.get("state") == "started":
             self._log_references()
+        if topic == "beads" and payload.get("change") == "cleared":
+            self._xy_moved.clear()
+        elif topic == "beads" and payload.get("change") in ("removed", "moved"):
+            for bead in payload.get("ids", ()):
+                self._xy_moved.pop(bead, None)
 
     async def _loop(self) -> None:
         while True:
@@ -173,7 +203,11 @@ class LockService(Service):
             return
         self._update_drift(rows, sorted(beads.references))
         frozen = bool(self.tracking.freezes)
-        if self.xy_on and not frozen:
+        if self.xy_on and frozen and self.has_stage:  # paused: measure afresh afterwards
+            self._xy_gate = self._xy_measured_at = time.time()
+        elif self.xy_on and self.has_stage:
+            await self._stage_step()
+        elif self.xy_on and not frozen:
             self._follow(rows)
         await self._zlock_step(frozen)
 
@@ -204,6 +238,7 @@ class LockService(Service):
         kept = [refs.index(b) for b in used]
         used_count = np.isfinite(positions[:, kept, 0]).sum(axis=1)
         self._recent_z = (times, correction[:, 2])
+        self._recent_xy = (times, correction[:, :2])
         if (used, rejected) != (self._used, self._rejected):
             self._set_used(used, rejected)
         if new.any():
@@ -292,8 +327,70 @@ class LockService(Service):
         if moved:
             self._xy_moves += len(moved)
             self.ctx.publish(
-                "beads", {"change": "moved", "ids": moved, "count": len(beads.centres)}
+                "beads", {"change": "followed", "ids": moved, "count": len(beads.centres)}
             )
+
+    # -- xy-lock through the stage ----------------------------------------------------------------
+    @property
+    def has_stage(self) -> bool:
+        """True when an XY stage (motors ``stage_x`` and ``stage_y``) is configured."""
+        return all(axis in self.motors.specs for axis in STAGE)
+
+    async def _stage_step(self) -> None:
+        """One update of the stage lock: once the last move has settled, move the stage by minus
+        the reference beads' mean lateral drift over the frames since, less their drift at
+        lock-on (so the sample stays where it was then), within the deadband, maximum step and
+        soft limits."""
+        if self._xy_settling:
+            states = [self.motors.latest(axis) for axis in STAGE]
+            if not all(
+                s["time"] is not None
+                and s["time"] > self._xy_stage_moved_at
+                and not s["moving"]
+                and abs(s["position"] - s["target"]) <= STAGE_SETTLED_UM
+                for s in states
+            ):
+                if time.time() - self._xy_stage_moved_at > SETTLE_TIMEOUT_S:
+                    self._release_xy(f"the XY stage did not settle within {SETTLE_TIMEOUT_S:g} s")
+                return
+            self._xy_gate = max(s["time"] for s in states)
+            self._xy_settling = False
+        times, drift = self._recent_xy
+        fresh = (times > self._xy_gate) & np.isfinite(drift).all(axis=1)
+        if fresh.sum() < STAGE_MIN_FRAMES:
+            if time.time() - self._xy_measured_at > NO_Z_TIMEOUT_S:
+                self._release_xy(f"no lateral drift of the reference beads for "
+                                 f"{NO_Z_TIMEOUT_S:g} s (none tracked)")  # fmt: skip
+            return
+        self._xy_measured_at = time.time()
+        measured = drift[fresh].mean(axis=0)
+        if self._xy_hold is None:  # the first measurement after lock-on: hold the sample there
+            self._xy_hold = measured
+        self._xy_error = measured - self._xy_hold
+        step = stage_step(self._xy_error, STAGE_DEADBAND_NM, STAGE_MAX_STEP_UM)
+        if step is None:
+            return
+        targets = []
+        for axis, delta in zip(STAGE, step, strict=True):
+            state = self.motors.latest(axis)
+            if state["target"] is None:
+                return  # no telemetry yet
+            targets.append(state["target"] + float(delta))
+        self._xy_stage_moved_at = time.time()
+        try:
+            for axis, target in zip(STAGE, targets, strict=True):
+                await self.motors.move_to(axis, target)
+        except CommandError as exc:
+            self._release_xy(exc.message if exc.reason == "limit" else
+                             f"the XY stage move failed: {exc.message}")  # fmt: skip
+            return
+        self._xy_settling = True
+        self._xy_moves += 1
+
+    def _release_xy(self, reason: str) -> None:
+        self.xy_on, self._xy_reason = False, reason
+        self.ctx.event(f"XY-lock let go: {reason}", level="warning", source=self.name)
+        self.ctx.publish("locks", {"what": "xylock", **self._xy_status()})
 
     # -- z-lock -----------------------------------------------------------------------------------
     def _mean_z(self, since: float) -> tuple[float, float, int] | None:
@@ -356,16 +453,12 @@ class LockService(Service):
             await self._move_focus(self._z_focus_target + decision.move_nm)
 
     async def _move_focus(self, target: float) -> None:
-        try:
-            self.motors._check_limits(FOCUS, target)
-        except CommandError as exc:
-            self._unlock(exc.message)
-            return
         self._z_moved_at = time.time()
         try:
-            await self.ctx.request(worker_name(FOCUS), "move", position=target)
+            await self.motors.move_to(FOCUS, target)
         except CommandError as exc:
-            self._unlock(f"the focus move failed: {exc.message}")
+            limit = exc.reason == "limit"
+            self._unlock(exc.message if limit else f"the focus move failed: {exc.message}")
             return
         self._z_focus_target = target
         self._z_corrections += 1
@@ -445,7 +538,8 @@ class LockService(Service):
                 unit="px",
                 help="re-centre beyond this offset (default 1)",
             ),
-            help="keep every ROI centred on its bead",
+            help="keep every bead centred in its ROI: the ROIs follow, or with an XY stage "
+            "(motors stage_x, stage_y) the stage holds the reference beads",
         )
         table.add("locks", self._cmd_locks, help="drift, XY-lock and Z-lock status")
 
@@ -511,7 +605,17 @@ class LockService(Service):
         return self._z_status()
 
     async def _cmd_xylock(self, on: bool, threshold_px: float | None = None) -> dict[str, Any]:
-        self.xy_on = on
+        beads = self.tracking.beads
+        if on and self.has_stage and (beads is None or not beads.references):
+            raise CommandError(
+                "failed", "xylock: the XY stage holds the reference beads, and there are none "
+                "(set_reference_beads)"
+            )  # fmt: skip
+        if on and not self.xy_on:
+            self._xy_gate = self._xy_measured_at = time.time()
+            self._xy_settling = False
+            self._xy_error = self._xy_hold = None
+        self.xy_on, self._xy_reason = on, None
         if threshold_px is not None:
             self.xy_threshold_px = threshold_px
         self.ctx.publish("locks", {"what": "xylock", **self._xy_status()})
@@ -537,7 +641,12 @@ class LockService(Service):
         }
 
     def _xy_status(self) -> dict[str, Any]:
-        return {"on": self.xy_on, "threshold_px": self.xy_threshold_px, "moves": self._xy_moves}
+        """``mode`` "stage" (the XY stage holds the references; ``moves`` counts stage moves,
+        ``error_nm`` the last measured [x, y] offset) or "roi" (``moves`` counts ROI moves)."""
+        error = None if self._xy_error is None else [round(float(v), 2) for v in self._xy_error]
+        return {"on": self.xy_on, "mode": "stage" if self.has_stage else "roi",
+                "threshold_px": self.xy_threshold_px, "moves": self._xy_moves,
+                "error_nm": error, "reason": self._xy_reason}  # fmt: skip
 
     def status(self) -> dict[str, Any]:
         beads = self.tracking.beads

@@ -119,7 +119,7 @@ class MotorService(Service):
         )
         table.add(
             "move",
-            self._move,
+            self.move_to,
             motor,
             Param("position", "float", help="absolute target in the motor's unit"),
             help="start an absolute move (refused outside the soft limits)",
@@ -149,7 +149,12 @@ class MotorService(Service):
             self._check_motor(motor), command, timeout=REQUEST_TIMEOUT_S, **args
         )
 
-    async def _move(self, motor: str, position: float) -> dict[str, Any]:
+    async def move_to(self, motor: str, position: float) -> dict[str, Any]:
+        """Start an absolute move of ``motor`` to ``position`` (motor unit), as the ``move``
+        command does: refused before anything moves with a :class:`CommandError` (code
+        ``invalid_argument``, reason ``limit``) outside the soft limits or for an unknown motor;
+        publishes the ``motor`` event ``moving``. Returns the motor's state once the move has
+        started (it does not wait for the end: follow :meth:`latest`)."""
         self._check_limits(motor, position)
         return self._moved(motor, "moving", await self._request(motor, "move", position=position))
 

@@ -10,9 +10,11 @@ Layout of a LUT file (h5py)::
     /beads/<id>/profiles  (m, n_bins)   float64
     /beads/<id>           attrs: bead_id
     /quality_report       scalar str    JSON of QualityReport.to_dict() (optional)
+    /force_curve          the force calibration (:func:`save_force_curves`; optional)
 
 Files are written to a temporary file next to the target and renamed into place, so a crash
-never leaves a half-written LUT under the target name.
+never leaves a half-written LUT under the target name. Saving LUTs over a file keeps the force
+calibration it holds, and saving a force calibration into a LUT file keeps its LUTs.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def save_luts(
 ) -> Path:
     """Write per-bead LUTs (all with the same profile settings) to an HDF5 file; returns its
     path. ``roi_size``: ROI edge or (height, width) in px; ``pixel_size_nm`` > 0. The settings
-    of the first LUT are stored."""
+    of the first LUT are stored. A force calibration (group :data:`FORCE_GROUP`) in the file
+    being replaced is carried over."""
     path = Path(path)
     if not luts:
         raise ValueError("no Z-LUTs to save")
@@ -132,12 +135,26 @@ def save_luts(
                 g.create_dataset("profiles", data=lut.profiles)
             if report is not None:
                 f.create_dataset("quality_report", data=json.dumps(report.to_dict()))
+            _carry_force_group(path, f)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return path
+
+
+def _carry_force_group(old_path: Path, new_file: h5py.File) -> None:
+    """Copy the force calibration of the file at ``old_path`` (if it is an HDF5 file holding
+    one) into ``new_file``."""
+    if not old_path.is_file():
+        return
+    try:
+        with h5py.File(old_path, "r") as old:
+            if FORCE_GROUP in old:
+                old.copy(old[FORCE_GROUP], new_file, name=FORCE_GROUP)
+    except OSError:
+        pass  # not an HDF5 file (or unreadable): nothing to keep
 
 
 def _settings_from_json(text: str, path: Path) -> TrackingSettings:

@@ -79,6 +79,35 @@ def test_truth_follows_focus_and_magnets_from_the_control_block():
     camera.close()
 
 
+def test_xy_stage_shifts_every_bead_in_the_image():
+    """+1 µm of stage_x / −2 µm of stage_y move the stuck bead's image by +10 / −20 px (100 nm
+    pixels), and the image itself: the bead's ring is drawn where the truth says."""
+    control = LocalWorldControl()
+    camera = _camera(control, simulation={"drift_velocity_nm_per_s": [0.0, 0.0, 0.0]})
+    first = camera.render_next()
+    before = camera.truth_for(first.number)
+    assert before.stage_um.tolist() == [0.0, 0.0]  # no stage motor: the field stays
+    control.set_position("stage_x", 1.0)
+    control.set_position("stage_y", -2.0)
+    frame = camera.render_next()
+    after = camera.truth_for(frame.number)
+    assert after.stage_um.tolist() == [1.0, -2.0]
+    ref = 3  # the stuck bead: the stage moves it (and the random drift, by < 1 nm)
+    assert after.x_px[ref] - before.x_px[ref] == pytest.approx(10.0, abs=0.01)
+    assert after.y_px[ref] - before.y_px[ref] == pytest.approx(-20.0, abs=0.01)
+
+    def window(image, x, y):
+        x, y = round(x), round(y)
+        return image[y - 16 : y + 17, x - 16 : x + 17].astype(float).ravel()
+
+    was = window(first.image, before.x_px[ref], before.y_px[ref])
+    moved = window(frame.image, after.x_px[ref], after.y_px[ref])
+    stayed = window(frame.image, before.x_px[ref], before.y_px[ref])
+    assert np.corrcoef(was, moved)[0, 1] > 0.9  # the ring moved with the stage
+    assert np.corrcoef(was, stayed)[0, 1] < 0.5
+    camera.close()
+
+
 def test_ground_truth_ring_and_json():
     camera = _camera(truth_history=4)
     frames = [camera.render_next() for _ in range(6)]

@@ -14,6 +14,8 @@ from magscope_app.hardware.simulated import (
     SimulatedFocus,
     SimulatedMagnetHeight,
     SimulatedMagnetRotation,
+    SimulatedStageX,
+    SimulatedStageY,
     WorldControl,
     segment_name,
 )
@@ -28,7 +30,15 @@ def test_kinds_units_and_defaults():
     assert (rotation.kind, rotation.unit) == ("rotary_motor", "turns")
     assert (focus.kind, focus.unit) == ("focus_stage", "nm")
     assert height.position() == height.limits[1]  # starts at home: magnets far away
-    assert control.positions() == {"magnet_height": 20.0, "magnet_rotation": 0.0, "focus": 0.0}
+    unwritten = {"stage_x": None, "stage_y": None}  # no XY stage attached
+    assert control.positions() == {
+        "magnet_height": 20.0, "magnet_rotation": 0.0, "focus": 0.0, **unwritten
+    }  # fmt: skip
+    stage = SimulatedStageX(control=control), SimulatedStageY(control=control)
+    assert [(a.kind, a.unit, a.name) for a in stage] == [
+        ("lateral_stage", "µm", "stage_x"), ("lateral_stage", "µm", "stage_y")
+    ]  # fmt: skip
+    assert control.position("stage_x") == 0.0 and control.position("stage_y") == 0.0
 
 
 def test_move_outside_limits_is_refused_before_moving():

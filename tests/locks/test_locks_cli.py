@@ -50,7 +50,8 @@ def test_lock_cli_and_refusals(start_daemon, instance_name, small_sim_config):
     assert "XY-lock on" in _cli(instance_name, "xy", "on", "--threshold", "2").stdout
     status = json.loads(_cli(instance_name, "status", "--json").stdout)
     assert status["reference"] == [ids[2]]
-    assert status["xylock"] == {"on": True, "threshold_px": 2.0, "moves": status["xylock"]["moves"]}
+    assert status["xylock"] == {"on": True, "mode": "roi", "threshold_px": 2.0, "error_nm": None,
+                                "moves": status["xylock"]["moves"], "reason": None}  # fmt: skip
     text = _cli(instance_name).stdout
     assert "XY-lock: on" in text and "Z-lock: off" in text
     assert _cli(instance_name, "xy", "maybe").returncode == 2  # bad usage

@@ -12,14 +12,17 @@ from _zlut_sweep import GOOD, GOOD_DIM, STATIC, noisy_rois
 from magscope_app.hardware.simulated.optics import relative_intensity
 
 import magscope_app
+from magscope_app.analysis.force_curve import fit_force_curve
 from magscope_app.tracking import ZLUT, TrackingSettings, ZLUTSet, track_xyz
 from magscope_app.zlut import (
     LUTFileError,
     LUTFileNotFoundError,
     import_magscope_lut,
     last_lut,
+    load_force_curves,
     load_luts,
     remember_last,
+    save_force_curves,
     save_luts,
 )
 
@@ -207,3 +210,29 @@ def test_file_of_another_version_with_other_xy_fit_settings_loads(lut_file):
         f.attrs["tracking_settings"] = json.dumps(stored)
     with pytest.raises(LUTFileError, match="does not say its profile settings"):
         load_luts(lut_file)
+
+
+def test_luts_and_force_curve_share_a_file_and_survive_each_others_saves(tmp_path, built):
+    """force_curve_save puts the curve into the LUT file in use; a later zlut_save must keep it
+    (and saving the curve again must keep the LUTs), read back from the file each time."""
+    heights = np.linspace(1.0, 5.0, 6)
+    forces = 40.0 * np.exp(-heights) + 3.0 * np.exp(-heights / 0.4)
+    curve = fit_force_curve(heights, forces, 0.03 * forces)
+    path = save_luts(tmp_path / "both.h5", built, roi_size=64, pixel_size_nm=100.0)
+    save_force_curves(path, {None: curve, 3: curve}, {3: -812.5})
+
+    fewer = {b: built[b] for b in sorted(built)[:1]}
+    save_luts(path, fewer, roi_size=64, pixel_size_nm=100.0)  # the LUTs saved again
+    assert load_luts(path).bead_ids == sorted(fewer)
+    curves, surfaces = load_force_curves(path)
+    assert set(curves) == {None, 3} and surfaces == {3: -812.5}
+    np.testing.assert_allclose(curves[None].params, curve.params)
+
+    save_force_curves(path, {None: curve}, {})  # and the curve saved again keeps the LUTs
+    assert load_luts(path).bead_ids == sorted(fewer)
+    assert set(load_force_curves(path)[0]) == {None}
+    assert not list(tmp_path.glob(".*tmp"))
+
+    plain = save_luts(tmp_path / "plain.h5", fewer, roi_size=64, pixel_size_nm=100.0)
+    with pytest.raises(LUTFileError, match="no force curve"):
+        load_force_curves(plain)
