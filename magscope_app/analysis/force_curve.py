@@ -122,7 +122,10 @@ def fit_force_curve(
     With ``force_errors_pN`` (1σ per point) the covariance is absolute; without, every point is
     given the same relative error and the covariance is scaled by the scatter (needs more points
     than parameters). Amplitudes and decays are fitted as logarithms (they stay positive); several
-    starts are tried and the best χ² kept. Raises ValueError on bad input.
+    starts are tried and the best χ² kept. With ``terms=2`` the single exponential is fitted too
+    and returned (a2 = 0) when the second term does not lower χ² by more than 4 (the Akaike
+    criterion for its two parameters) or degenerates (a decay far outside the calibrated range,
+    which points that one exponential describes drive the fit to). Raises ValueError on bad input.
     """
     h = np.asarray(heights_mm, dtype=np.float64)
     f = np.asarray(forces_pN, dtype=np.float64)
@@ -141,6 +144,34 @@ def fit_force_curve(
     sigma = f if force_errors_pN is None else np.asarray(force_errors_pN, dtype=np.float64)
     if np.any(~(sigma > 0)):
         raise ValueError("force_errors_pN must be > 0")
+
+    params, covariance = _fit(h, f, sigma, 1, offset, force_errors_pN is None)
+    if terms == 2:
+        one_chi2 = _chi2(params, h, f, sigma)
+        two, two_covariance = _fit(h, f, sigma, 2, offset, force_errors_pN is None)
+        span = max(float(np.ptp(h)), 1e-3)
+        decays_sane = all(1e-2 * span < d < 1e2 * span for d in two[[1, 3]])
+        if decays_sane and np.all(np.isfinite(two)) and _chi2(two, h, f, sigma) < one_chi2 - 4:
+            params, covariance = two, two_covariance
+    return ForceCurve(
+        params=params,
+        covariance=covariance,
+        height_range_mm=(float(h.min()), float(h.max())),
+        heights_mm=h.copy(),
+        forces_pN=f.copy(),
+        force_errors_pN=np.full_like(f, np.nan) if force_errors_pN is None else sigma.copy(),
+    )
+
+
+def _chi2(params: np.ndarray, h: np.ndarray, f: np.ndarray, sigma: np.ndarray) -> float:
+    return float(np.sum(((_evaluate(params, h) - f) / sigma) ** 2))
+
+
+def _fit(
+    h: np.ndarray, f: np.ndarray, sigma: np.ndarray, terms: int, offset: bool, scaled: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best of several starts: (params (5,), covariance (5, 5)) of :func:`fit_force_curve`;
+    ``scaled``: the covariance is scaled by the reduced χ² (errors estimated from the scatter)."""
 
     def natural(p: np.ndarray) -> np.ndarray:
         a1, d1 = np.exp(p[0]), np.exp(p[1])
@@ -161,28 +192,20 @@ def fit_force_curve(
                 np.log(long_ * decay),
             ]
         start = np.array([*start, 0.0] if offset else start)
-        fit = curve_fit(lambda x, p: _evaluate(natural(p), x), h, f, start, sigma)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            fit = curve_fit(lambda x, p: _evaluate(natural(p), x), h, f, start, sigma)
         if best is None or fit.chi2 < best.chi2:
             best = fit
     assert best is not None
-    if force_errors_pN is None:  # same relative error everywhere, estimated from the scatter
-        best_cov = best.covariance * best.chi2 / max(best.dof, 1)
-    else:
-        best_cov = best.covariance
-    params = natural(best.params)
+    best_cov = best.covariance * best.chi2 / max(best.dof, 1) if scaled else best.covariance
+    with np.errstate(over="ignore"):
+        params = natural(best.params)
     jacobian = np.zeros((N_PARAMS, best.params.size))  # d natural / d fitted
     for i in range(2 * terms):  # amplitudes and decays were fitted as logarithms
         jacobian[i, i] = params[i]
     if offset:
         jacobian[4, -1] = 1.0
-    return ForceCurve(
-        params=params,
-        covariance=jacobian @ best_cov @ jacobian.T,
-        height_range_mm=(float(h.min()), float(h.max())),
-        heights_mm=h.copy(),
-        forces_pN=f.copy(),
-        force_errors_pN=np.full_like(f, np.nan) if force_errors_pN is None else sigma.copy(),
-    )
+    return params, jacobian @ best_cov @ jacobian.T
 
 
 def save_force_curve(group: h5py.Group, curve: ForceCurve) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import h5py
 import numpy as np
 import pytest
@@ -116,3 +118,18 @@ def test_bad_input_is_named():
         fit_force_curve(HEIGHTS, true_force(HEIGHTS)[:3])
     with pytest.raises(ValueError, match="terms"):
         fit_force_curve(HEIGHTS, true_force(HEIGHTS), terms=3)
+
+
+def test_two_terms_on_one_exponential_fall_back_to_one():
+    """Points one exponential describes drive a second term to a degenerate decay (→ 0) with an
+    overflowing amplitude; the fit returns the single exponential instead, finite everywhere."""
+    rng = np.random.default_rng(4)
+    heights = np.linspace(3.2, 4.6, 5)
+    forces = 38.0 * np.exp(-heights / 1.0) * (1 + 0.05 * rng.standard_normal(5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curve = fit_force_curve(heights, forces, 0.05 * forces, terms=2)
+        force = curve.force(np.linspace(3.2, 4.6, 50))
+    assert curve.params[2] == 0.0  # a2: one term
+    assert np.all(np.isfinite(force)) and np.all(np.isfinite(curve.covariance))
+    assert curve.force(4.0) == pytest.approx(38.0 * np.exp(-4.0), rel=0.1)
