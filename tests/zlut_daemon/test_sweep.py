@@ -112,13 +112,16 @@ def test_sweep_then_tracking_reproduces_true_z(sim_daemon, tmp_path):
     nans = total = 0
     try:
         deadline = time.monotonic() + 60
+        last_frame = -1
         while len(next(iter(residuals.values()), [])) < 150 and time.monotonic() < deadline:
-            truth = client.call("sim_truth")
             rows = tracks.peek_last(400)
-            rows = rows[rows[:, COL["frame"]] == truth["frame"]]
-            if len(rows) == 0:
+            newest = int(rows[:, COL["frame"]].max()) if len(rows) else -1
+            if newest <= last_frame:
                 time.sleep(0.02)
                 continue
+            last_frame = newest  # the newest tracked frame (all its beads are written at once)
+            truth = client.call("sim_truth", frame=newest)
+            rows = rows[rows[:, COL["frame"]] == newest]
             for row in rows:
                 bead = int(row[COL["bead"]])
                 total += 1
