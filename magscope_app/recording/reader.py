@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,20 +52,28 @@ class VideoChunk:
         return int(self.frames.shape[0])
 
 
+#: Held while a file is opened in this process: HDF5 refuses a SWMR open of a file that another
+#: thread holds open without SWMR (the :func:`check_intact` probe), so the two never overlap (a
+#: probe of a file open with SWMR fails harmlessly, see there).
+_OPENING = threading.Lock()
+
+
 def check_intact(path: Path) -> None:
     """Raise :class:`RecordingError` for a missing path, a folder, a file that is not HDF5, or one
     with most of it missing.
 
     Checked without SWMR, because a SWMR open retries reading a badly truncated file for minutes.
     A file cut short near its end (a full disk stops the writer there) is still read with SWMR,
-    up to the cut; so is a file still open for writing, which refuses this open for other reasons.
+    up to the cut; so is a file still open for writing, which refuses this open for other reasons,
+    and one this process already holds open with SWMR.
     """
     if path.is_dir():
         raise RecordingError(path, "is a folder, not a recording file")
     if not path.is_file():
         raise RecordingError(path, "no such file")
     try:
-        h5py.File(path, "r").close()
+        with _OPENING:
+            h5py.File(path, "r").close()
     except OSError as exc:
         text = str(exc)
         if "signature" in text:
@@ -107,7 +116,8 @@ class RecordingReader:
         self._roi_frames: np.ndarray | None = None
         check_intact(self.path)
         try:
-            self._f = h5py.File(self.path, "r", swmr=True)
+            with _OPENING:
+                self._f = h5py.File(self.path, "r", swmr=True)
         except (OSError, ValueError) as e:
             raise RecordingError(self.path, f"cannot open the recording: {e}") from e
         fmt = schema.decode(self._f.attrs.get(schema.A_FORMAT, ""))
@@ -119,7 +129,8 @@ class RecordingReader:
     def _reopen(self) -> None:
         self._f.close()
         try:
-            self._f = h5py.File(self.path, "r", swmr=True)
+            with _OPENING:
+                self._f = h5py.File(self.path, "r", swmr=True)
         except (OSError, ValueError) as e:
             raise RecordingError(self.path, f"cannot reopen the recording: {e}") from e
 

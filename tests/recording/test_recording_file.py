@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 
 import h5py
 import numpy as np
@@ -341,3 +342,28 @@ def test_flush_if_due_and_stats(tmp_path):
         assert not w2.flush_if_due()
     finally:
         w2.close()
+
+
+def test_threads_open_one_recording_at_once(tmp_path):
+    """Threads of one process (e.g. a Dask worker's) open the same file together: HDF5 refuses a
+    SWMR open while another thread's integrity probe holds the file open without SWMR, so the
+    opens take turns; every one succeeds."""
+    path = tmp_path / "rec.h5"
+    with RecordingWriter(path, instance="t") as w:
+        w.append_tracks(np.concatenate([track_rows(f) for f in range(20)]))
+    errors: list[str] = []
+
+    def open_many() -> None:
+        for _ in range(40):
+            try:
+                with open_recording(path) as r:
+                    assert len(r.track_rows()) == 20 * N_BEADS
+            except RecordingError as exc:
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=open_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
