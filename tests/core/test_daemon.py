@@ -141,6 +141,8 @@ def test_bad_clients_get_errors_and_change_nothing(start_daemon, instance_name):
     assert raw(b'{"id": 1, "token": "nope", "command": "stop"}')["error"]["code"] == "unauthorized"
     assert raw(b"this is not json")["error"]["code"] == "bad_request"
     with connect(instance_name) as client:
+        # acquisition starts once the tracking workers are ready (the start-up hold)
+        wait_for(lambda: client.status()["acquiring"], timeout=30)
         with pytest.raises(CommandError) as err:
             client.call("launch_rockets")
         assert err.value.code == "unknown_command"
