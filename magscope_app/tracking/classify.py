@@ -92,7 +92,11 @@ def classify_motion(
     n = len(t)
     span = float(t[-1] - t[0]) if n else 0.0
     if n < min_samples or span < 0.5 * seconds:
-        return BeadMotion("unknown", n, span, reason=f"{n} clean samples over {span:.2f} s")
+        reason = (
+            f"{n} clean samples over {span:.2f} s (needs {min_samples} over "
+            f"{0.5 * seconds:g} s of the {seconds:g} s asked): classify again once tracked longer"
+        )
+        return BeadMotion("unknown", n, span, reason=reason)
     lateral = float(np.hypot(detrended_rms(t, x), detrended_rms(t, y)))
     noise = float(np.sqrt(np.mean(np.diff(x) ** 2) / 2 + np.mean(np.diff(y) ** 2) / 2))
     axial = float("nan")
