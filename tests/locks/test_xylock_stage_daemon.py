@@ -64,7 +64,9 @@ def test_stage_holds_the_drifting_sample_in_place(start_daemon, instance_name, t
         assert wander.max() < 0.5, wander.max()  # … its image stayed within half a pixel
         assert np.hypot(*(xy.mean(axis=0) - xy[0]).T).max() < 0.5  # where it was at lock-on
         moved = np.subtract(truth["stage_um"], first["stage_um"]) * 1000.0
-        np.testing.assert_allclose(moved, -drifted, atol=60.0)  # the stage went against it
+        # the stage went against it, trailing by about one correction cycle (measure, move,
+        # settle: ~0.3 s, so ~75 nm at this test's 250 nm/s; a lab's drift is a few nm/s)
+        np.testing.assert_allclose(moved, -drifted, atol=100.0)
         locks = client.call("locks")["xylock"]
         assert locks["moves"] >= 5 and np.hypot(*locks["error_nm"]) < 150.0, locks
         assert {b["id"]: b["roi"] for b in client.call("beads")["beads"]} == rois  # ROIs stay
