@@ -203,6 +203,27 @@ def _solve_tridiagonal(n, diag, off, rhs, ncols, cp, dp):
 
 
 @njit(cache=True, fastmath=True)
+def _row_distances(cx, dy, rmax2, w, ubuf, ibuf):
+    """Distances (px) from (cx, ·) of the pixels of one ROI row ``dy`` px from the centre that
+    lie within ``sqrt(rmax2)`` of it: ``ubuf[q]`` the distance and ``ibuf[q]`` its inverse (0 at
+    the centre) for column ``j0 + q``, q < m (a loop the compiler vectorises). Returns (j0, m);
+    m = 0 for a row wholly outside the radius."""
+    dy2 = dy * dy
+    rem = rmax2 - dy2
+    if rem < 0.0:
+        return 0, 0
+    half = math.sqrt(rem)
+    j0 = max(math.ceil(cx - half), 0)
+    m = max(min(math.floor(cx + half) + 1, w) - j0, 0)
+    for q in range(m):
+        dx = j0 + q - cx
+        rho = math.sqrt(dx * dx + dy2)
+        ubuf[q] = rho
+        ibuf[q] = 1.0 / rho if rho > 1e-9 else 0.0
+    return j0, m
+
+
+@njit(cache=True, fastmath=True)
 def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, hred, ubuf, ibuf):
     """One joint Gauss–Newton step of the centre and the profile spline ``coef`` (in place).
 
@@ -243,21 +264,7 @@ def joint_step(roi, cx, cy, dr, n, reg, coef, diag, off, rhs, cp, dp, bxs, bys, 
     i1 = min(math.floor(cy + rmax) + 1, h)
     for i in range(i0, i1):
         dy = i - cy
-        dy2 = dy * dy
-        rem = rmax2 - dy2
-        if rem < 0.0:
-            continue
-        half = math.sqrt(rem)
-        j0 = max(math.ceil(cx - half), 0)
-        j1 = min(math.floor(cx + half) + 1, w)
-        # distances and inverse distances first (vectorised), then the scatter into the nodes;
-        # ubuf[q], ibuf[q] belong to column j0 + q
-        m = j1 - j0
-        for q in range(m):
-            dx = j0 + q - cx
-            rho = math.sqrt(dx * dx + dy2)
-            ubuf[q] = rho
-            ibuf[q] = 1.0 / rho if rho > 1e-9 else 0.0
+        j0, m = _row_distances(cx, dy, rmax2, w, ubuf, ibuf)
         row = roi[i]
         for q in range(m):
             j = j0 + q
@@ -362,19 +369,7 @@ def chord_step(roi, cx, cy, dr, n, reg, coef, off, ainvb, cp, dp, bxs, bys, hred
     i1 = min(math.floor(cy + rmax) + 1, h)
     for i in range(i0, i1):
         dy = i - cy
-        dy2 = dy * dy
-        rem = rmax2 - dy2
-        if rem < 0.0:
-            continue
-        half = math.sqrt(rem)
-        j0 = max(math.ceil(cx - half), 0)
-        j1 = min(math.floor(cx + half) + 1, w)
-        m = j1 - j0
-        for q in range(m):
-            dx = j0 + q - cx
-            rho = math.sqrt(dx * dx + dy2)
-            ubuf[q] = rho
-            ibuf[q] = 1.0 / rho if rho > 1e-9 else 0.0
+        j0, m = _row_distances(cx, dy, rmax2, w, ubuf, ibuf)
         row = roi[i]
         for q in range(m):
             j = j0 + q
